@@ -1,0 +1,155 @@
+"""The durable_rules adapter: the only module that imports durable_rules.
+
+It follows the discipline measured in the project's engine notes:
+- one Host per process, with the two background timer threads disabled (`_run` is a no-op);
+- rule metadata is stripped before loading and definitions are deep-copied (the engine pops `run`);
+- one session (sid) per evaluation, every fact with an explicit unique id, `delete_state` always;
+- every pattern has a positive `kind` discriminator (checked by the ruleset validator);
+- a no-op sink rule so that no fact in a batch is "unhandled" (which would defer the actions of
+  the other facts to a background thread);
+- exceptions raised in actions (which the engine swallows into the state) are raised again;
+- a lock around the engine, which is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from durable import engine as durable_engine
+
+_SINK = "__sink__"
+# Lower pri fires first in durable_rules; the sink must never pre-empt a real rule.
+_SINK_PRIORITY = 1_000_000
+
+
+class EngineError(Exception):
+    """The engine rejected a ruleset or failed during an evaluation."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One rule firing: the rule's name and, for per-SKU rules, the index of the matched item."""
+
+    rule: str
+    item_index: int | None
+
+
+class _Host(durable_engine.Host):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self._collected: list[Hit] | None = None
+        self._item_alias: dict[str, str | None] = {}
+        super().__init__()
+
+    def _run(self) -> None:
+        # Disables the two never-ending timer threads a Host starts; we only use the engine
+        # synchronously (no timers, no async actions).
+        return
+
+    def bind(self, action_aliases: Mapping[str, str | None]) -> None:
+        self._item_alias.update(action_aliases)
+
+    def get_action(self, action_name: str) -> Callable[[Any], None]:
+        if action_name == _SINK:
+            return _ignore
+        alias = self._item_alias[action_name]
+        rule = action_name.split(":", 1)[1]
+
+        def record(context: Any) -> None:
+            index = None
+            if alias is not None:
+                index = getattr(context, alias)["index"]
+            if self._collected is not None:
+                self._collected.append(Hit(rule, index))
+
+        return record
+
+
+def _ignore(context: Any) -> None:
+    return
+
+
+_LOCK = threading.RLock()
+_HOST: _Host | None = None
+_LOADED: dict[str, str] = {}
+
+
+def _host() -> _Host:
+    global _HOST
+    if _HOST is None:
+        _HOST = _Host()
+    return _HOST
+
+
+def _ruleset_name(definitions: Mapping[str, Mapping[str, Any]]) -> str:
+    digest = hashlib.sha256(
+        json.dumps(definitions, sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return f"order_assistant_{digest[:16]}"
+
+
+class RuleEngine:
+    """A compiled set of rules. Build it once; evaluate many fact sets against it.
+
+    `rules` maps rule name -> (durable condition: all/any/pri/dist, alias of the item pattern
+    or None). Equal rule sets share one durable ruleset: the engine cannot unload one.
+    """
+
+    def __init__(self, rules: Mapping[str, tuple[Mapping[str, Any], str | None]]) -> None:
+        definitions = {name: copy.deepcopy(dict(cond)) for name, (cond, _) in rules.items()}
+        self.name = _ruleset_name(definitions)
+        with _LOCK:
+            if self.name in _LOADED:
+                return
+            host = _host()
+            ruleset: dict[str, Any] = {}
+            aliases: dict[str, str | None] = {}
+            for rule_name, definition in definitions.items():
+                action = f"{self.name}:{rule_name}"
+                aliases[action] = rules[rule_name][1]
+                ruleset[rule_name] = dict(definition, run=action)
+            ruleset[_SINK] = {
+                "pri": _SINK_PRIORITY,
+                "all": [{"fact": {"$ex": {"kind": 1}}}],
+                "run": _SINK,
+            }
+            host.bind(aliases)
+            try:
+                host.set_rulesets({self.name: ruleset})
+            except Exception as exc:  # the C layer raises its own error type with a bare code
+                raise EngineError(f"durable_rules rejected the rules: {exc}") from exc
+            _LOADED[self.name] = self.name
+
+    def evaluate(self, facts: Sequence[Mapping[str, Any]]) -> list[Hit]:
+        """Assert the facts in a fresh session and return every rule that fired."""
+        sid = uuid.uuid4().hex
+        batch = [dict(fact, sid=sid, id=f"{sid}-{n}") for n, fact in enumerate(facts)]
+        with _LOCK:
+            host = _host()
+            hits: list[Hit] = []
+            host._collected = hits
+            try:
+                state = host.assert_facts(self.name, batch)
+                if state and "exception" in state:
+                    raise EngineError(f"a rule action failed: {state['exception']}")
+            except durable_engine.MessageNotHandledException as exc:  # pragma: no cover - sink
+                raise EngineError(f"a fact matched no rule: {exc}") from exc
+            finally:
+                host._collected = None
+                host.delete_state(self.name, sid)
+        return hits
+
+
+def check_rules(rules: Mapping[str, tuple[Mapping[str, Any], str | None]]) -> str | None:
+    """Let the engine itself judge a rule set; the reason it rejected it, or None."""
+    try:
+        RuleEngine(rules)
+    except EngineError as exc:
+        return str(exc)
+    return None

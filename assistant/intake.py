@@ -1,0 +1,198 @@
+"""Order contexts from a JSON/YAML file, stdin (`-`) or command-line flags.
+
+Every failure becomes an InputError naming the source and the field: one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pydantic import ValidationError
+
+from assistant.errors import InputError
+from assistant.models import ITEM_FIELDS, ORDER_CONTEXT_FIELDS, OrderContext
+from assistant.yamlio import DocumentError, decode, parse_document, read_capped, read_file_capped
+
+STDIN_NAME = "<stdin>"
+FLAGS_NAME = "command line"
+_SKU_FLAG = re.compile(r"^(?P<sku>.+?):(?P<quantity>[^:]*)$")
+
+
+@dataclass
+class FlagValues:
+    """Order-context fields given as flags; they override the same fields of a file."""
+
+    message: str | None = None
+    skus: Sequence[str] = ()
+    order_id: str | None = None
+    postal_code: str | None = None
+    sales_channel: str | None = None
+    affiliate_id: str | None = None
+    country: str | None = None
+
+    def as_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if self.message is not None:
+            fields["error_message"] = self.message
+        if self.skus:
+            fields["items"] = [parse_sku_flag(value) for value in self.skus]
+        for name in ("order_id", "postal_code", "sales_channel", "affiliate_id", "country"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = value
+        return fields
+
+
+@dataclass
+class Intake:
+    context: OrderContext
+    source: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def printable(text: str, limit: int = 60) -> str:
+    """A value safe to echo into a terminal: escapes controls, bidi overrides and the like."""
+    shown = text if len(text) <= limit else text[:limit] + "..."
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in shown)
+
+
+def parse_sku_flag(value: str) -> dict[str, Any]:
+    """`--sku ID` or `--sku ID:QTY`; the quantity is the part after the last colon."""
+    match = _SKU_FLAG.match(value)
+    if not match:
+        return {"sku_id": value}
+    quantity_text = match.group("quantity")
+    if not re.fullmatch(r"[0-9]{1,7}", quantity_text):
+        raise InputError(
+            FLAGS_NAME,
+            f"quantity {printable(quantity_text)!r} in {printable(value)!r} "
+            "is not a whole number (use ID or ID:QTY)",
+            field="--sku",
+        )
+    return {"sku_id": match.group("sku"), "quantity": int(quantity_text)}
+
+
+def read_document(source: str, stdin: BinaryIO | None) -> Any:
+    try:
+        if source == "-":
+            if stdin is None:
+                raise DocumentError("no standard input")
+            return parse_document(decode(read_capped(stdin)), STDIN_NAME)
+        path = Path(source)
+        return parse_document(decode(read_file_capped(path)), source)
+    except DocumentError as exc:
+        raise InputError(STDIN_NAME if source == "-" else source, str(exc)) from None
+
+
+def load_context(source: str | None, flags: FlagValues, stdin: BinaryIO | None = None) -> Intake:
+    name = FLAGS_NAME if source is None else (STDIN_NAME if source == "-" else source)
+    data: dict[str, Any] = {}
+    if source is not None:
+        document = read_document(source, stdin)
+        if not isinstance(document, Mapping):
+            raise InputError(
+                name,
+                "must be one object (a mapping) with order_id and error_message, "
+                f"not {_kind(document)}",
+            )
+        data = dict(document)
+    overrides = flags.as_fields()
+    data.update(overrides)
+    warnings = _unknown_field_warnings(name, data)
+    try:
+        context = OrderContext.model_validate(data)
+    except ValidationError as exc:
+        raise _input_error(name, exc, overrides) from None
+    return Intake(context, name, warnings)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "an empty document"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _unknown_field_warnings(name: str, data: Mapping[Any, Any]) -> list[str]:
+    warnings = [
+        f"{name}: unknown field {printable(str(key))!r} ignored"
+        for key in data
+        if key not in ORDER_CONTEXT_FIELDS
+    ]
+    items = data.get("items")
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, Mapping):
+                warnings += [
+                    f"{name}: unknown field items[{index}].{printable(str(key))} ignored"
+                    for key in item
+                    if key not in ITEM_FIELDS
+                ]
+    return warnings
+
+
+_FLAG_FOR_FIELD = {
+    "error_message": "--message",
+    "order_id": "--order-id",
+    "postal_code": "--postal-code",
+    "sales_channel": "--sales-channel",
+    "affiliate_id": "--affiliate-id",
+    "country": "--country",
+    "items": "--sku",
+}
+
+
+def _input_error(name: str, exc: ValidationError, overrides: Mapping[str, Any]) -> InputError:
+    error = exc.errors(include_url=False)[0]
+    location = _location(error["loc"])
+    top = str(error["loc"][0]) if error["loc"] else ""
+    source = FLAGS_NAME if top in overrides else name
+    if top in overrides and top in _FLAG_FOR_FIELD:
+        location = f"{_FLAG_FOR_FIELD[top]} ({location})"
+    return InputError(source, _problem(error), field=location)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        field_name = str(error["loc"][-1]) if error["loc"] else "field"
+        flag = _FLAG_FOR_FIELD.get(field_name)
+        return "is required" + (f" (or pass {flag})" if flag else "")
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    message = message[:1].lower() + message[1:]
+    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        return f'must be a string; quote it ("{value}")'
+    if kind in {"int_type", "string_type", "list_type", "model_type", "dict_type", "bool_type"}:
+        return f"{message} (got {_describe(value)})"
+    if kind == "string_pattern_mismatch" and error["loc"][-1:] == ("country",):
+        return f"must be an ISO 3166-1 alpha-3 code such as BRA (got {_describe(value)})"
+    return message
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(printable(value, 40))
+    if isinstance(value, int | float):
+        return repr(value)
+    return f"a {type(value).__name__}"

@@ -1,0 +1,599 @@
+"""Load and validate the declarative rulesets (`rulesets/*.yaml` and a user's `--rules-dir`).
+
+A ruleset file holds any of four sections:
+
+    findings:   finding code -> title, owner, playbook, admin_path, help
+    checks:     check name -> title, scope (sku | order)
+    error:      one error code: title, message patterns (Python `re`), params, checks, next steps
+    rules:      rule name -> our metadata (finding, status, evidence) beside durable_rules'
+                own keys (all/any/pri/...), which are handed to the engine unchanged
+
+Every problem is reported with its file and key; nothing here raises a bare exception.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.errors import Problem, RulesetError
+from assistant.resources import builtin_dir
+from assistant.yamlio import DocumentError, load_trusted_yaml
+
+UNRECOGNIZED = "unrecognized"
+OWNERS = ("store", "amazon", "vtex_support")
+STATUSES = ("confirmed", "suspected", "reported")
+SCOPES = ("sku", "order")
+TOP_LEVEL_KEYS = ("findings", "checks", "error", "rules")
+
+# durable_rules' rule-level keys (its C validator rejects anything else with error 105).
+DURABLE_RULE_KEYS = frozenset({"all", "any", "pri", "count", "cap", "dist"})
+OUR_RULE_KEYS = frozenset({"finding", "status", "evidence", "description"})
+# The expression operators we accept. `$mt`/`$imt` are left out on purpose: they give silent
+# false negatives with alternation; message matching is done in Python (`error.patterns`).
+DURABLE_OPERATORS = frozenset(
+    {
+        "$and",
+        "$or",
+        "$eq",
+        "$neq",
+        "$lt",
+        "$lte",
+        "$gt",
+        "$gte",
+        "$ex",
+        "$nex",
+        "$iany",
+        "$iall",
+        "$add",
+        "$sub",
+        "$mul",
+        "$div",
+        "$l",
+        "$r",
+        "$m",
+        "$i",
+    }
+)
+# Aliases that collide with attributes of durable_rules' action context (`c.s` is the state).
+RESERVED_ALIASES = frozenset(
+    {
+        "s",
+        "m",
+        "host",
+        "post",
+        "assert_fact",
+        "retract_fact",
+        "delete_state",
+        "get_facts",
+        "get_pending_events",
+    }
+)
+FACT_KINDS = frozenset({"order", "item", "check"})
+# The alias whose matched fact makes a finding per SKU.
+ITEM_ALIAS = "item"
+EVIDENCE_FIELDS = frozenset({"sku", "sku_id", "quantity", "order_id", "error_code"})
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_PLAYBOOK_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    code: str
+    title: str
+    owner: str
+    playbook: str
+    source: str
+    admin_path: str | None = None
+    help: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    title: str
+    scope: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    code: str
+    title: str
+    patterns: tuple[re.Pattern[str], ...]
+    params: tuple[str, ...]
+    checks: tuple[str, ...]
+    next_steps: tuple[str, ...]
+    source: str
+    help: str | None = None
+    admin_path: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    finding: str
+    status: str
+    evidence: str
+    pri: int
+    condition: Mapping[str, Any]  # durable_rules keys only, ready for the engine
+    per_item: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    errors: Mapping[str, ErrorSpec]
+    findings: Mapping[str, FindingSpec]
+    checks: Mapping[str, CheckSpec]
+    rules: Mapping[str, RuleSpec]
+    sources: tuple[str, ...] = field(default=())
+
+    def rules_for(self, error_code: str) -> list[RuleSpec]:
+        """Rules whose order pattern names this error code (for `rules show`)."""
+        return [r for r in self.rules.values() if _mentions_error(r.condition, error_code)]
+
+
+def _mentions_error(node: Any, code: str) -> bool:
+    if isinstance(node, Mapping):
+        if node.get("error_code") == code:
+            return True
+        return any(_mentions_error(v, code) for v in node.values())
+    if isinstance(node, list):
+        return any(_mentions_error(v, code) for v in node)
+    return False
+
+
+class _Collector:
+    """Accumulates problems so a user sees all of them at once, each with file and key."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, key: str, message: str) -> None:
+        self.problems.append(Problem(path, key, message))
+
+
+def _text(
+    report: _Collector, path: str, key: str, value: Any, *, required: bool = True
+) -> str | None:
+    if value is None:
+        if required:
+            report.add(path, key, "is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        report.add(path, key, "must be a non-empty string")
+        return None
+    return value
+
+
+def _text_list(report: _Collector, path: str, key: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        report.add(path, key, "must be a list of strings")
+        return ()
+    out = []
+    for index, entry in enumerate(value):
+        text = _text(report, path, f"{key}[{index}]", entry)
+        if text is not None:
+            out.append(text)
+    return tuple(out)
+
+
+def _unknown_keys(
+    report: _Collector, path: str, prefix: str, mapping: Mapping[str, Any], allowed: Iterable[str]
+) -> None:
+    allowed_set = set(allowed)
+    for key in mapping:
+        if key not in allowed_set:
+            report.add(
+                path,
+                f"{prefix}.{key}" if prefix else str(key),
+                f"unknown key (expected one of: {', '.join(sorted(allowed_set))})",
+            )
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.report = _Collector()
+        self.errors: dict[str, ErrorSpec] = {}
+        self.findings: dict[str, FindingSpec] = {}
+        self.checks: dict[str, CheckSpec] = {}
+        self.rules: dict[str, RuleSpec] = {}
+        self.sources: list[str] = []
+        # Cross-references are resolved after every file is read: a user's rule may name a
+        # finding defined in the built-in catalogue and vice versa.
+        self._rule_findings: list[tuple[str, str, str]] = []
+        self._error_checks: list[tuple[str, str, str]] = []
+
+    # ---- files -----------------------------------------------------------------------------
+
+    def add_dir(self, directory: Path) -> None:
+        if not directory.is_dir():
+            self.report.add(str(directory), "", "is not a directory")
+            return
+        files = sorted(p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"})
+        if not files:
+            self.report.add(str(directory), "", "holds no *.yaml ruleset files")
+        for path in files:
+            self.add_file(path)
+
+    def add_file(self, file: Path) -> None:
+        path = str(file)
+        self.sources.append(path)
+        try:
+            document = load_trusted_yaml(file)
+        except DocumentError as exc:
+            self.report.add(path, "", str(exc))
+            return
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            where = f"line {mark.line + 1}" if mark else ""
+            self.report.add(path, where, f"invalid YAML: {exc.problem or exc}")
+            return
+        except yaml.YAMLError as exc:
+            self.report.add(path, "", f"invalid YAML: {exc}")
+            return
+        if document is None:
+            self.report.add(path, "", "is empty")
+            return
+        if not isinstance(document, dict):
+            self.report.add(path, "", "must be a mapping with findings/checks/error/rules")
+            return
+        _unknown_keys(self.report, path, "", document, TOP_LEVEL_KEYS)
+        self._findings(path, document.get("findings"))
+        self._checks(path, document.get("checks"))
+        if "error" in document:
+            self._error(path, document["error"])
+        self._rules(path, document.get("rules"))
+
+    # ---- sections ----------------------------------------------------------------------------
+
+    def _section(self, path: str, name: str, value: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.report.add(path, name, "must be a mapping")
+            return {}
+        return value
+
+    def _findings(self, path: str, section: Any) -> None:
+        for code, spec in self._section(path, "findings", section).items():
+            key = f"findings.{code}"
+            if not isinstance(code, str) or not _ID.match(code):
+                self.report.add(path, key, "finding code must be lower_snake_case")
+                continue
+            if code in self.findings:
+                self.report.add(
+                    path, key, f"duplicate finding code (also in {self.findings[code].source})"
+                )
+                continue
+            if not isinstance(spec, dict):
+                self.report.add(path, key, "must be a mapping")
+                continue
+            _unknown_keys(
+                self.report, path, key, spec, ("title", "owner", "playbook", "admin_path", "help")
+            )
+            title = _text(self.report, path, f"{key}.title", spec.get("title"))
+            owner = spec.get("owner")
+            if owner not in OWNERS:
+                self.report.add(path, f"{key}.owner", f"must be one of {', '.join(OWNERS)}")
+            playbook = _text(self.report, path, f"{key}.playbook", spec.get("playbook"))
+            if playbook and not _PLAYBOOK_ID.match(playbook):
+                self.report.add(path, f"{key}.playbook", "must be a lower-case-dashed playbook id")
+            admin_path = _text(
+                self.report, path, f"{key}.admin_path", spec.get("admin_path"), required=False
+            )
+            help_url = _text(self.report, path, f"{key}.help", spec.get("help"), required=False)
+            if title and owner in OWNERS and playbook:
+                self.findings[code] = FindingSpec(
+                    code, title, str(owner), playbook, path, admin_path, help_url
+                )
+
+    def _checks(self, path: str, section: Any) -> None:
+        for name, spec in self._section(path, "checks", section).items():
+            key = f"checks.{name}"
+            if not isinstance(name, str) or not _ID.match(name):
+                self.report.add(path, key, "check name must be lower_snake_case")
+                continue
+            if name in self.checks:
+                self.report.add(path, key, f"duplicate check (also in {self.checks[name].source})")
+                continue
+            if not isinstance(spec, dict):
+                self.report.add(path, key, "must be a mapping")
+                continue
+            _unknown_keys(self.report, path, key, spec, ("title", "scope"))
+            title = _text(self.report, path, f"{key}.title", spec.get("title"))
+            scope = spec.get("scope")
+            if scope not in SCOPES:
+                self.report.add(path, f"{key}.scope", f"must be one of {', '.join(SCOPES)}")
+            elif title:
+                self.checks[name] = CheckSpec(name, title, scope, path)
+
+    def _error(self, path: str, spec: Any) -> None:
+        if not isinstance(spec, dict):
+            self.report.add(path, "error", "must be a mapping")
+            return
+        _unknown_keys(
+            self.report,
+            path,
+            "error",
+            spec,
+            (
+                "code",
+                "title",
+                "summary",
+                "patterns",
+                "params",
+                "checks",
+                "next_steps",
+                "help",
+                "admin_path",
+            ),
+        )
+        code = spec.get("code")
+        if not isinstance(code, str) or not _ID.match(code):
+            self.report.add(path, "error.code", "is required and must be lower_snake_case")
+            return
+        if code in self.errors:
+            self.report.add(
+                path,
+                "error.code",
+                f"duplicate error code {code!r} (also in {self.errors[code].source})",
+            )
+            return
+        title = _text(self.report, path, "error.title", spec.get("title"))
+        params = _text_list(self.report, path, "error.params", spec.get("params"))
+        patterns = self._patterns(path, spec.get("patterns"), code, set(params))
+        for name in _text_list(self.report, path, "error.checks", spec.get("checks")):
+            self._error_checks.append((path, code, name))
+        next_steps = _text_list(self.report, path, "error.next_steps", spec.get("next_steps"))
+        if not next_steps:
+            self.report.add(path, "error.next_steps", "needs at least one step")
+        if title is None:
+            return
+        self.errors[code] = ErrorSpec(
+            code=code,
+            title=title,
+            patterns=patterns,
+            params=params,
+            checks=tuple(name for p, c, name in self._error_checks if c == code),
+            next_steps=next_steps,
+            source=path,
+            help=_text(self.report, path, "error.help", spec.get("help"), required=False),
+            admin_path=_text(
+                self.report, path, "error.admin_path", spec.get("admin_path"), required=False
+            ),
+            summary=_text(self.report, path, "error.summary", spec.get("summary"), required=False),
+        )
+
+    def _patterns(
+        self, path: str, value: Any, code: str, params: set[str]
+    ) -> tuple[re.Pattern[str], ...]:
+        if code == UNRECOGNIZED:
+            if value:
+                self.report.add(
+                    path, "error.patterns", "the unrecognized fallback takes no patterns"
+                )
+            return ()
+        texts = _text_list(self.report, path, "error.patterns", value)
+        if value is not None and not texts:
+            return ()
+        if not texts:
+            self.report.add(path, "error.patterns", "needs at least one pattern")
+        compiled = []
+        for index, text in enumerate(texts):
+            key = f"error.patterns[{index}]"
+            try:
+                pattern = re.compile(text, re.IGNORECASE)
+            except re.error as exc:
+                self.report.add(path, key, f"does not compile: {exc}")
+                continue
+            groups = set(pattern.groupindex)
+            if groups != params:
+                self.report.add(
+                    path,
+                    key,
+                    f"named groups {sorted(groups)} must equal error.params {sorted(params)}",
+                )
+                continue
+            compiled.append(pattern)
+        return tuple(compiled)
+
+    def _rules(self, path: str, section: Any) -> None:
+        for name, spec in self._section(path, "rules", section).items():
+            key = f"rules.{name}"
+            if not isinstance(name, str) or not _ID.match(name):
+                self.report.add(path, key, "rule name must be lower_snake_case")
+                continue
+            if name in self.rules:
+                self.report.add(
+                    path, key, f"duplicate rule name (also in {self.rules[name].source})"
+                )
+                continue
+            if not isinstance(spec, dict):
+                self.report.add(path, key, "must be a mapping")
+                continue
+            self._rule(path, name, key, spec)
+
+    def _rule(self, path: str, name: str, key: str, spec: dict[str, Any]) -> None:
+        before = len(self.report.problems)
+        for unknown in set(spec) - DURABLE_RULE_KEYS - OUR_RULE_KEYS:
+            self.report.add(
+                path,
+                f"{key}.{unknown}",
+                "unknown key: neither a durable_rules key (all, any, pri, count, cap, "
+                "dist) nor ours (finding, status, evidence, description)",
+            )
+        finding = _text(self.report, path, f"{key}.finding", spec.get("finding"))
+        status = spec.get("status")
+        if status not in STATUSES:
+            self.report.add(path, f"{key}.status", f"must be one of {', '.join(STATUSES)}")
+        evidence = _text(self.report, path, f"{key}.evidence", spec.get("evidence"))
+        if evidence:
+            self._evidence_template(path, f"{key}.evidence", evidence)
+        pri = spec.get("pri", 0)
+        if not isinstance(pri, int) or isinstance(pri, bool):
+            self.report.add(path, f"{key}.pri", "must be an integer")
+        for unsupported in ("count", "cap"):
+            if unsupported in spec:
+                self.report.add(
+                    path, f"{key}.{unsupported}", "is not supported: one finding per match"
+                )
+        patterns = self._condition(path, key, spec)
+        if finding:
+            self._rule_findings.append((path, name, finding))
+        if len(self.report.problems) > before or not (finding and evidence):
+            return
+        condition = {k: v for k, v in spec.items() if k in DURABLE_RULE_KEYS}
+        self.rules[name] = RuleSpec(
+            name, finding, str(status), evidence, int(pri), condition, ITEM_ALIAS in patterns, path
+        )
+
+    def _evidence_template(self, path: str, key: str, template: str) -> None:
+        try:
+            names = {
+                fname for _, fname, _, _ in string.Formatter().parse(template) if fname is not None
+            }
+        except ValueError as exc:
+            self.report.add(path, key, f"bad template: {exc}")
+            return
+        unknown = {
+            n
+            for n in names
+            if n.split(".")[0] not in EVIDENCE_FIELDS and not n.startswith("param_")
+        }
+        if unknown:
+            self.report.add(
+                path,
+                key,
+                f"unknown template field(s) {sorted(unknown)}; use "
+                f"{', '.join(sorted(EVIDENCE_FIELDS))} or param_<name>",
+            )
+
+    def _condition(self, path: str, key: str, spec: dict[str, Any]) -> set[str]:
+        """Static checks of the durable grammar that the C engine would either reject with a
+        bare error code or, worse, accept and then loop on (NOTES §3.6)."""
+        groups = [k for k in ("all", "any") if k in spec]
+        if len(groups) != 1:
+            self.report.add(path, key, "needs exactly one of `all` or `any`")
+            return set()
+        group = groups[0]
+        patterns = spec[group]
+        if not isinstance(patterns, list) or not patterns:
+            self.report.add(
+                path, f"{key}.{group}", "must be a non-empty list of {alias: expression}"
+            )
+            return set()
+        aliases: set[str] = set()
+        for index, pattern in enumerate(patterns):
+            where = f"{key}.{group}[{index}]"
+            if not isinstance(pattern, dict) or len(pattern) != 1:
+                self.report.add(path, where, "must be a mapping with exactly one alias")
+                continue
+            ((alias, expression),) = pattern.items()
+            if not isinstance(alias, str) or "$" in alias:
+                self.report.add(path, where, "alias must be a plain name (no $not/$all groups)")
+                continue
+            if alias in RESERVED_ALIASES:
+                self.report.add(
+                    path, f"{where}.{alias}", "alias collides with durable_rules' action context"
+                )
+                continue
+            aliases.add(alias)
+            self._expression(path, f"{where}.{alias}", expression)
+            kind = _positive_kind(expression)
+            if kind is None:
+                self.report.add(
+                    path,
+                    f"{where}.{alias}",
+                    "needs a positive `kind` discriminator ({kind: order|item|check}), "
+                    "else the engine can match its own state and loop",
+                )
+            elif kind not in FACT_KINDS:
+                self.report.add(
+                    path, f"{where}.{alias}", f"kind {kind!r} is not one of {sorted(FACT_KINDS)}"
+                )
+            elif alias == ITEM_ALIAS and kind != "item":
+                self.report.add(path, f"{where}.{alias}", "the `item` alias must match kind: item")
+        return aliases
+
+    def _expression(self, path: str, key: str, node: Any) -> None:
+        if isinstance(node, list):
+            for index, entry in enumerate(node):
+                self._expression(path, f"{key}[{index}]", entry)
+            return
+        if not isinstance(node, dict):
+            return
+        for name, value in node.items():
+            if isinstance(name, str) and name.startswith("$") and name not in DURABLE_OPERATORS:
+                hint = (
+                    " (match messages with error.patterns instead)"
+                    if name in {"$mt", "$imt"}
+                    else ""
+                )
+                self.report.add(path, f"{key}.{name}", f"unknown durable key{hint}")
+                continue
+            if isinstance(value, list) and name not in {"$and", "$or"}:
+                self.report.add(path, f"{key}.{name}", "durable_rules takes no list values here")
+                continue
+            self._expression(path, f"{key}.{name}", value)
+
+    # ---- cross references ---------------------------------------------------------------------
+
+    def finish(self) -> RuleBook:
+        for path, rule, finding in self._rule_findings:
+            if finding not in self.findings:
+                self.report.add(path, f"rules.{rule}.finding", f"unknown finding code {finding!r}")
+        for path, code, check in self._error_checks:
+            if check not in self.checks:
+                self.report.add(path, "error.checks", f"unknown check {check!r} (error {code})")
+        if UNRECOGNIZED not in self.errors and not any(
+            p.key.startswith("error") for p in self.report.problems
+        ):
+            self.report.add(
+                self.sources[0] if self.sources else "rulesets",
+                "error.code",
+                f"no error file defines the {UNRECOGNIZED!r} fallback",
+            )
+        if self.report.problems:
+            raise RulesetError(self.report.problems)
+        return RuleBook(
+            dict(self.errors),
+            dict(self.findings),
+            dict(self.checks),
+            dict(self.rules),
+            tuple(self.sources),
+        )
+
+
+def _positive_kind(expression: Any) -> str | None:
+    """The `kind` a pattern requires by plain equality at its top level or inside `$and`."""
+    if not isinstance(expression, dict):
+        return None
+    if isinstance(expression.get("kind"), str):
+        return str(expression["kind"])
+    for part in expression.get("$and", []) if isinstance(expression.get("$and"), list) else []:
+        found = _positive_kind(part)
+        if found:
+            return found
+    return None
+
+
+def load_rulebook(extra_dirs: Sequence[Path] = ()) -> RuleBook:
+    """The built-in rulesets plus a user's folders; raises RulesetError listing every problem."""
+    builder = _Builder()
+    builder.add_dir(builtin_dir("rulesets"))
+    for directory in extra_dirs:
+        if directory.resolve() != builtin_dir("rulesets").resolve():
+            builder.add_dir(directory)
+    return builder.finish()

@@ -1,0 +1,135 @@
+"""Reading YAML and JSON documents safely, with errors that name the file and the line.
+
+Order contexts come from operators' files and pipes: anchors and aliases are refused outright
+(an alias bomb is refused before anything is expanded), sizes are capped before parsing, and
+JSON duplicates or NaN are refused rather than silently resolved.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
+
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
+
+class DocumentError(Exception):
+    """A document that cannot be read or parsed; the message is ready for the user."""
+
+
+class _NoAliasSafeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors/aliases and duplicate keys: order contexts never need
+    them, and refusing them at compose time means a billion-laughs file is never expanded."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(
+                None, None, "aliases are not allowed in order files", event.start_mark
+            )
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if getattr(event, "anchor", None):
+            raise yaml.MarkedYAMLError(
+                None, None, "anchors are not allowed in order files", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable key: let the base class report it
+                break
+            if duplicate:
+                raise yaml.MarkedYAMLError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_capped(stream: BinaryIO, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise DocumentError(f"larger than {limit // (1024 * 1024)} MB; refusing to read it")
+    return data
+
+
+def read_file_capped(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    try:
+        if path.is_dir():
+            raise DocumentError("is a directory, not a file")
+        with path.open("rb") as stream:
+            return read_capped(stream, limit)
+    except FileNotFoundError:
+        raise DocumentError("no such file") from None
+    except PermissionError:
+        raise DocumentError("permission denied") from None
+    except OSError as exc:
+        raise DocumentError(f"cannot be read ({exc.strerror or exc})") from None
+
+
+def decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(f"is not UTF-8 text (byte {exc.start})") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_object)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise DocumentError(f"invalid JSON: {exc}") from None
+
+
+def parse_yaml(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_NoAliasSafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "malformed"
+        raise DocumentError(f"invalid YAML{where}: {problem}") from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise DocumentError(
+            f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else 'malformed'}"
+        ) from None
+
+
+def parse_document(text: str, hint: str) -> Any:
+    """Parse by file extension; for stdin and other names, JSON when it looks like JSON."""
+    suffix = Path(hint).suffix.lower()
+    if suffix == ".json" or (
+        suffix not in {".yaml", ".yml"} and text.lstrip().startswith(("{", "["))
+    ):
+        return parse_json(text)
+    return parse_yaml(text)
+
+
+def load_trusted_yaml(path: Path) -> Any:
+    """Our own declarative files (and a user's rulesets): the fast C loader when present."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(decode(read_file_capped(path)), Loader=loader)
