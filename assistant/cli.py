@@ -73,7 +73,8 @@ def _stdout() -> Console:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    _stderr().print(f"[bold red]error:[/] {_escape(message)}")
+    # soft_wrap: one message is one line, however narrow the terminal (scripts grep it).
+    _stderr().print(f"[bold red]error:[/] {_escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -161,7 +162,7 @@ def diagnose(
         intake = load_context(order, flags, stdin=sys.stdin.buffer if order == "-" else None)
         errors = _stderr()
         for warning in intake.warnings:
-            errors.print(f"[yellow]warning:[/] {_escape(warning)}")
+            errors.print(f"[yellow]warning:[/] {_escape(warning)}", soft_wrap=True)
         diagnoser = _diagnoser(rules_dir)
         diagnosis = diagnoser.diagnose(intake.context)
         if json_output:

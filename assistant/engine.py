@@ -65,6 +65,9 @@ class _Host(durable_engine.Host):  # type: ignore[misc]
             index = None
             if alias is not None:
                 index = getattr(context, alias)["index"]
+                if not isinstance(index, int):
+                    # Raised inside the engine, which swallows it; evaluate() raises it again.
+                    raise ValueError(f"rule {rule}: the {alias!r} fact has no integer index")
             if self._collected is not None:
                 self._collected.append(Hit(rule, index))
 

@@ -1,0 +1,36 @@
+"""Shared fixtures: run the CLI as a user would, and the built-in rulebook loaded once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from assistant.cli import app
+from assistant.diagnose import Diagnoser, compile_rulebook
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+DATA = Path(__file__).resolve().parent / "data"
+
+RunCli = Callable[..., Result]
+
+
+@pytest.fixture
+def run_cli() -> RunCli:
+    """Invoke `order-assistant ARGS...`; stdout and stderr are kept apart (result.stdout,
+    result.stderr). Colour is off so assertions see plain text."""
+    runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "120"})
+
+    def run(*args: str, input: str | bytes | None = None) -> Result:
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def diagnoser() -> Diagnoser:
+    # One engine per test session: durable_rules cannot unload a ruleset (see engine.py).
+    return compile_rulebook()

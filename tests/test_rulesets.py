@@ -1,0 +1,211 @@
+"""`rules list|show|validate` and `--rules-dir`: broken files are reported with file and key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, RunCli
+
+CUSTOM = EXAMPLES / "custom-rules"
+
+GOOD_RULE = """
+rules:
+  {name}:
+    finding: sku_inactive
+    status: suspected
+    evidence: "a test rule"
+    all:
+      - order: {{$and: [{{kind: order}}, {{error_code: sku_inactive}}]}}
+"""
+
+BROKEN = {
+    "bad-yaml": ("rules: [unclosed", "line", "invalid YAML"),
+    "unknown-durable-key": (
+        GOOD_RULE.format(name="r_salience") + "    salience: 3\n",
+        "rules.r_salience.salience",
+        "unknown key",
+    ),
+    "unknown-operator": (
+        """
+rules:
+  r_in:
+    finding: sku_inactive
+    status: suspected
+    evidence: "x"
+    all:
+      - order: {$and: [{kind: order}, {$in: {error_code: 1}}]}
+""",
+        "rules.r_in.all[0].order.$and[1].$in",
+        "unknown durable key",
+    ),
+    "engine-regex": (
+        """
+rules:
+  r_regex:
+    finding: sku_inactive
+    status: suspected
+    evidence: "x"
+    all:
+      - order: {$and: [{kind: order}, {$imt: {message: '.*inativo.*'}}]}
+""",
+        "rules.r_regex.all[0].order.$and[1].$imt",
+        "error.patterns instead",
+    ),
+    "duplicate-error-code": (
+        """
+error:
+  code: sku_inactive
+  title: again
+  patterns: ['again']
+  next_steps: [x]
+""",
+        "error.code",
+        "duplicate error code 'sku_inactive'",
+    ),
+    "pattern-does-not-compile": (
+        """
+error:
+  code: broken_pattern
+  title: broken
+  patterns: ['unclosed (group']
+  next_steps: [x]
+""",
+        "error.patterns[0]",
+        "does not compile",
+    ),
+    "unknown-finding": (
+        GOOD_RULE.format(name="r_unknown").replace("finding: sku_inactive", "finding: nope"),
+        "rules.r_unknown.finding",
+        "unknown finding code 'nope'",
+    ),
+    "no-kind-discriminator": (
+        """
+rules:
+  r_nokind:
+    finding: sku_inactive
+    status: suspected
+    evidence: "x"
+    all:
+      - order: {$nex: {whatever: 1}}
+""",
+        "rules.r_nokind.all[0].order",
+        "kind",
+    ),
+    "params-do-not-match-groups": (
+        """
+error:
+  code: half_params
+  title: half
+  params: [seller, sales_channel]
+  patterns: ['seller (?P<seller>\\S+)']
+  next_steps: [x]
+""",
+        "error.patterns[0]",
+        "named groups",
+    ),
+    "unknown-top-level-key": ("rulez: {}\n", "rulez", "unknown key"),
+    "bad-status": (
+        GOOD_RULE.format(name="r_status").replace("status: suspected", "status: maybe"),
+        "rules.r_status.status",
+        "must be one of",
+    ),
+    "unknown-evidence-field": (
+        GOOD_RULE.format(name="r_evidence").replace('"a test rule"', '"{password}"'),
+        "rules.r_evidence.evidence",
+        "unknown template field",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_validate_names_the_file_and_key_of_each_problem(
+    case: str, run_cli: RunCli, tmp_path: Path
+) -> None:
+    content, key, problem = BROKEN[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(content, "utf-8")
+    result = run_cli("rules", "validate", str(tmp_path))
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
+    assert lines, result.stderr
+    assert any(key in line and problem in line for line in lines), result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_same_broken_folder_makes_diagnose_exit_2(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(BROKEN["unknown-finding"][0], "utf-8")
+    result = run_cli("diagnose", str(EXAMPLES / "sku_inactive.json"), "--rules-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert "unknown finding code 'nope'" in result.stderr
+
+
+def test_all_problems_are_reported_at_once(run_cli: RunCli, tmp_path: Path) -> None:
+    for case in ("unknown-finding", "pattern-does-not-compile"):
+        (tmp_path / f"{case}.yaml").write_text(BROKEN[case][0], "utf-8")
+    result = run_cli("rules", "validate", str(tmp_path))
+    assert "unknown finding code" in result.stderr
+    assert "does not compile" in result.stderr
+    assert "2 problem(s) found" in result.stderr
+
+
+def test_empty_folder_is_reported(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("rules", "validate", str(tmp_path))
+    assert result.exit_code == 2
+    assert "holds no *.yaml ruleset files" in result.stderr
+
+
+def test_builtin_rulesets_validate(run_cli: RunCli) -> None:
+    result = run_cli("rules", "validate")
+    assert result.exit_code == 0
+    assert "11 error types" in result.stdout
+
+
+def test_rules_list_shows_every_error_code(run_cli: RunCli) -> None:
+    result = run_cli("rules", "list", "--json")
+    assert result.exit_code == 0
+    codes = [row["code"] for row in json.loads(result.stdout)["errors"]]
+    assert "sla_unavailable" in codes
+    assert "catalog_unauthorized" in codes
+    assert len(codes) == 11
+    table = run_cli("rules", "list")
+    assert "sku_without_trade_policy" in table.stdout
+
+
+def test_rules_show_gives_patterns_rules_and_steps(run_cli: RunCli) -> None:
+    result = run_cli("rules", "show", "sla_unavailable")
+    assert result.exit_code == 0
+    assert "no available sla to deliver this order" in result.stdout
+    assert "sla_candidate_dock" in result.stdout
+    assert "dock_not_in_trade_policy" in result.stdout
+    assert "Actions > Reprocess" in result.stdout
+
+
+def test_rules_show_unknown_code_is_a_usage_error(run_cli: RunCli) -> None:
+    result = run_cli("rules", "show", "nope")
+    assert result.exit_code == 2
+    assert "unknown error code 'nope'" in result.stderr
+
+
+def test_a_new_error_type_needs_only_yaml(run_cli: RunCli) -> None:
+    # The README's worked example: examples/custom-rules/ adds an error type, a finding and a
+    # rule without touching Python.
+    result = run_cli("diagnose", str(CUSTOM / "order.json"), "--rules-dir", str(CUSTOM), "--json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["error"]["code"] == "carrier_not_registered"
+    assert [(f["code"], f["status"]) for f in document["findings"]] == [
+        ("carrier_missing_in_erp", "reported")
+    ]
+    listed = run_cli("rules", "list", "--rules-dir", str(CUSTOM), "--json")
+    assert "carrier_not_registered" in [row["code"] for row in json.loads(listed.stdout)["errors"]]
+    without = run_cli("diagnose", str(CUSTOM / "order.json"), "--json")
+    assert without.exit_code == 3
+
+
+def test_custom_rules_folder_validates(run_cli: RunCli) -> None:
+    result = run_cli("rules", "validate", str(CUSTOM))
+    assert result.exit_code == 0, result.stderr
