@@ -4,8 +4,6 @@ Imports of the heavier modules (pydantic models, the engine, rich) happen inside
 so `--help`, `--version` and shell completion start fast.
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,8 +25,12 @@ app = typer.Typer(
     no_args_is_help=True,
     # Our errors print one line; a pretty traceback could show local variables.
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich help formatter alone costs more start-up time than typer itself.
+    rich_markup_mode=None,
 )
-rules_app = typer.Typer(help="Inspect and lint the declarative rulesets.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="Inspect and lint the declarative rulesets.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(rules_app, name="rules")
 
 RulesDirs = Annotated[
@@ -60,13 +62,13 @@ def _main(
     """Diagnose a failed Amazon order on VTEX and walk through the fix."""
 
 
-def _stderr() -> Console:
+def _stderr() -> "Console":
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
 
 
-def _stdout() -> Console:
+def _stdout() -> "Console":
     from rich.console import Console
 
     return Console(highlight=False)
@@ -98,7 +100,7 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-def _diagnoser(rules_dirs: list[Path] | None) -> Diagnoser:
+def _diagnoser(rules_dirs: list[Path] | None) -> "Diagnoser":
     from assistant.diagnose import compile_rulebook
 
     return compile_rulebook(rules_dirs or [])
@@ -160,15 +162,14 @@ def diagnose(
                 2,
             )
         intake = load_context(order, flags, stdin=sys.stdin.buffer if order == "-" else None)
-        errors = _stderr()
-        for warning in intake.warnings:
-            errors.print(f"[yellow]warning:[/] {_escape(warning)}", soft_wrap=True)
+        if intake.warnings:  # rich stays unimported on the quiet --json path
+            errors = _stderr()
+            for warning in intake.warnings:
+                errors.print(f"[yellow]warning:[/] {_escape(warning)}", soft_wrap=True)
         diagnoser = _diagnoser(rules_dir)
         diagnosis = diagnoser.diagnose(intake.context)
         if json_output:
-            from assistant.report import diagnosis_json
-
-            sys.stdout.write(diagnosis_json(diagnosis) + "\n")
+            sys.stdout.write(diagnosis.model_dump_json(indent=2) + "\n")
         else:
             from assistant.report import render_diagnosis
 

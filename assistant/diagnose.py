@@ -88,6 +88,12 @@ class Diagnoser:
     use_cache: bool = True
 
     def __post_init__(self) -> None:
+        # Facts are projected onto what the rules can test, so orders that differ only in
+        # attributes no rule reads share one cached evaluation.
+        self._relevant = _names_in([rule.condition for rule in self.rulebook.rules.values()]) | {
+            "kind",
+            "index",
+        }
         self.engine = RuleEngine(
             {
                 name: (rule.condition, ITEM_ALIAS if rule.per_item else None)
@@ -101,6 +107,7 @@ class Diagnoser:
         if not self.use_cache:
             self.evaluations += 1
             return self.engine.evaluate(facts)
+        facts = [{k: v for k, v in fact.items() if k in self._relevant} for fact in facts]
         key = json.dumps(facts, sort_keys=True)
         hits = self._cache.get(key)
         if hits is None:
@@ -185,6 +192,16 @@ class Diagnoser:
                     )
                 )
         return checks
+
+
+def _names_in(node: Any) -> set[str]:
+    """Every key and string value in rule conditions: a superset of the fact attributes the
+    rules read (joins name attributes in values)."""
+    if isinstance(node, Mapping):
+        return {str(k) for k in node} | set().union(*(_names_in(v) for v in node.values()))
+    if isinstance(node, list | tuple):
+        return set().union(*(_names_in(v) for v in node))
+    return {node} if isinstance(node, str) else set()
 
 
 def _merge(first: Finding, second: Finding) -> Finding:

@@ -1,4 +1,4 @@
-"""Rendering: the terminal report (rich) and the JSON document.
+"""Rendering for terminals (rich); `--json` needs none of this (models dump themselves).
 
 User-supplied text (order ids, messages, SKU ids) is always wrapped in rich `Text`, never
 interpolated into markup, so a message containing `[bold]` prints as itself.
@@ -19,10 +19,6 @@ from assistant.rulesets import RuleBook
 _STATUS_STYLE = {"confirmed": "bold red", "reported": "red", "suspected": "yellow"}
 _OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "error": "magenta", "skipped": "dim"}
 _OWNER_LABEL = {"store": "store", "amazon": "Amazon", "vtex_support": "VTEX support"}
-
-
-def diagnosis_json(diagnosis: Diagnosis) -> str:
-    return diagnosis.model_dump_json(indent=2)
 
 
 def render_diagnosis(console: Console, diagnosis: Diagnosis, rulebook: RuleBook) -> None:

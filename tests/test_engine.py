@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from assistant.diagnose import Diagnoser, item_facts, order_fact
 from assistant.engine import EngineError, Hit, RuleEngine
 from assistant.models import OrderContext
 from assistant.rulesets import load_rulebook
+from tests.conftest import EXAMPLES
 
 
 def _rules(**rules: dict) -> dict:
@@ -125,3 +127,17 @@ def test_facts_carry_no_identifiers_so_equal_situations_share_an_evaluation() ->
         order_fact(two, c, "offline"),
         *item_facts(two),
     ]
+
+
+def test_cached_evaluation_gives_the_same_diagnosis_as_the_engine() -> None:
+    rulebook = load_rulebook()
+    cached, uncached = Diagnoser(rulebook), Diagnoser(rulebook, use_cache=False)
+    contexts = [
+        OrderContext.model_validate(json.loads(path.read_text("utf-8")))
+        for path in sorted(EXAMPLES.glob("*.json"))
+    ]
+    for context in contexts * 3:
+        assert cached.diagnose(context) == uncached.diagnose(context)
+    # Every example after the first round came from the cache.
+    assert cached.evaluations == len(contexts)
+    assert uncached.evaluations == 3 * len(contexts)
