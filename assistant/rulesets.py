@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,20 +266,26 @@ class _Builder:
             return {}
         return value
 
-    def _findings(self, path: str, section: Any) -> None:
-        for code, spec in self._section(path, "findings", section).items():
-            key = f"findings.{code}"
-            if not isinstance(code, str) or not _ID.match(code):
-                self.report.add(path, key, "finding code must be lower_snake_case")
-                continue
-            if code in self.findings:
-                self.report.add(
-                    path, key, f"duplicate finding code (also in {self.findings[code].source})"
-                )
-                continue
-            if not isinstance(spec, dict):
+    def _entries(
+        self, path: str, section_name: str, section: Any, existing: Mapping[str, Any], label: str
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """The well-formed entries of a section: a lower_snake_case name not seen before (in
+        any file) and a mapping; every other entry is reported and skipped."""
+        for name, spec in self._section(path, section_name, section).items():
+            key = f"{section_name}.{name}"
+            if not isinstance(name, str) or not _ID.match(name):
+                self.report.add(path, key, f"{label} must be lower_snake_case")
+            elif name in existing:
+                self.report.add(path, key, f"duplicate {label} (also in {existing[name].source})")
+            elif not isinstance(spec, dict):
                 self.report.add(path, key, "must be a mapping")
-                continue
+            else:
+                yield name, key, spec
+
+    def _findings(self, path: str, section: Any) -> None:
+        for code, key, spec in self._entries(
+            path, "findings", section, self.findings, "finding code"
+        ):
             _unknown_keys(
                 self.report, path, key, spec, ("title", "owner", "playbook", "admin_path", "help")
             )
@@ -300,17 +306,7 @@ class _Builder:
                 )
 
     def _checks(self, path: str, section: Any) -> None:
-        for name, spec in self._section(path, "checks", section).items():
-            key = f"checks.{name}"
-            if not isinstance(name, str) or not _ID.match(name):
-                self.report.add(path, key, "check name must be lower_snake_case")
-                continue
-            if name in self.checks:
-                self.report.add(path, key, f"duplicate check (also in {self.checks[name].source})")
-                continue
-            if not isinstance(spec, dict):
-                self.report.add(path, key, "must be a mapping")
-                continue
+        for name, key, spec in self._entries(path, "checks", section, self.checks, "check name"):
             _unknown_keys(self.report, path, key, spec, ("title", "scope"))
             title = _text(self.report, path, f"{key}.title", spec.get("title"))
             scope = spec.get("scope")
@@ -410,19 +406,7 @@ class _Builder:
         return tuple(compiled)
 
     def _rules(self, path: str, section: Any) -> None:
-        for name, spec in self._section(path, "rules", section).items():
-            key = f"rules.{name}"
-            if not isinstance(name, str) or not _ID.match(name):
-                self.report.add(path, key, "rule name must be lower_snake_case")
-                continue
-            if name in self.rules:
-                self.report.add(
-                    path, key, f"duplicate rule name (also in {self.rules[name].source})"
-                )
-                continue
-            if not isinstance(spec, dict):
-                self.report.add(path, key, "must be a mapping")
-                continue
+        for name, key, spec in self._entries(path, "rules", section, self.rules, "rule name"):
             self._rule(path, name, key, spec)
 
     def _rule(self, path: str, name: str, key: str, spec: dict[str, Any]) -> None:

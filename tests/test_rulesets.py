@@ -107,6 +107,16 @@ error:
         "named groups",
     ),
     "unknown-top-level-key": ("rulez: {}\n", "rulez", "unknown key"),
+    "duplicate-rule-name": (
+        GOOD_RULE.format(name="inactive_sku_reported"),
+        "rules.inactive_sku_reported",
+        "duplicate rule name (also in",
+    ),
+    "duplicate-finding-code": (
+        "findings:\n  sku_inactive: {title: again, owner: store, playbook: activate-sku}\n",
+        "findings.sku_inactive",
+        "duplicate finding code",
+    ),
     "bad-status": (
         GOOD_RULE.format(name="r_status").replace("status: suspected", "status: maybe"),
         "rules.r_status.status",
