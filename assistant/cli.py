@@ -75,15 +75,19 @@ def _stdout() -> "Console":
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    # soft_wrap: one message is one line, however narrow the terminal (scripts grep it).
-    _stderr().print(f"[bold red]error:[/] {_escape(message)}", soft_wrap=True)
+    _say("[bold red]error:[/]", message)
     raise typer.Exit(code)
 
 
-def _escape(text: str) -> str:
+def _say(label: str, message: str) -> None:
+    """One line on stderr: the message as plain text (no markup, no emoji codes, control
+    characters escaped, since file names and ids come from the user), never wrapped."""
     from rich.markup import escape
 
-    return escape(text)
+    from assistant.intake import printable
+
+    text = escape(printable(message, limit=None))
+    _stderr().print(f"{label} {text}" if label else text, soft_wrap=True, emoji=False)
 
 
 @contextmanager
@@ -162,10 +166,8 @@ def diagnose(
                 2,
             )
         intake = load_context(order, flags, stdin=sys.stdin.buffer if order == "-" else None)
-        if intake.warnings:  # rich stays unimported on the quiet --json path
-            errors = _stderr()
-            for warning in intake.warnings:
-                errors.print(f"[yellow]warning:[/] {_escape(warning)}", soft_wrap=True)
+        for warning in intake.warnings:  # rich stays unimported on the quiet --json path
+            _say("[yellow]warning:[/]", warning)
         diagnoser = _diagnoser(rules_dir)
         diagnosis = diagnoser.diagnose(intake.context)
         if json_output:
@@ -239,10 +241,9 @@ def rules_validate(
     try:
         diagnoser = _diagnoser([directory] if directory else [])
     except RulesetError as exc:
-        errors = _stderr()
         for problem in exc.problems:
-            errors.print(_escape(str(problem)), soft_wrap=True)
-        errors.print(f"[bold red]{len(exc.problems)} problem(s) found[/]")
+            _say("", str(problem))
+        _stderr().print(f"[bold red]{len(exc.problems)} problem(s) found[/]")
         raise typer.Exit(2) from None
     rulebook = diagnoser.rulebook
     _stdout().print(

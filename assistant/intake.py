@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeGuard
 
 from pydantic import ValidationError
 
@@ -19,7 +19,7 @@ from assistant.yamlio import DocumentError, decode, parse_document, read_capped,
 
 STDIN_NAME = "<stdin>"
 FLAGS_NAME = "command line"
-_SKU_FLAG = re.compile(r"^(?P<sku>.+?):(?P<quantity>[^:]*)$")
+_SKU_FLAG = re.compile(r"^(?P<sku>.*):(?P<quantity>[^:]*)$")
 
 
 @dataclass
@@ -54,9 +54,10 @@ class Intake:
     warnings: list[str] = field(default_factory=list)
 
 
-def printable(text: str, limit: int = 60) -> str:
-    """A value safe to echo into a terminal: escapes controls, bidi overrides and the like."""
-    shown = text if len(text) <= limit else text[:limit] + "..."
+def printable(text: str, limit: int | None = 60) -> str:
+    """A value safe to echo into a terminal: escapes controls, bidi overrides and the like.
+    Idempotent on its own output, so a message may pass through it twice."""
+    shown = text if limit is None or len(text) <= limit else text[:limit] + "..."
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in shown)
 
 
@@ -65,11 +66,17 @@ def parse_sku_flag(value: str) -> dict[str, Any]:
     match = _SKU_FLAG.match(value)
     if not match:
         return {"sku_id": value}
+    if not match.group("sku"):
+        raise InputError(
+            FLAGS_NAME,
+            f"'{printable(value)}' has no SKU id before the colon (use ID or ID:QTY)",
+            field="--sku",
+        )
     quantity_text = match.group("quantity")
     if not re.fullmatch(r"[0-9]{1,7}", quantity_text):
         raise InputError(
             FLAGS_NAME,
-            f"quantity {printable(quantity_text)!r} in {printable(value)!r} "
+            f"quantity '{printable(quantity_text)}' in '{printable(value)}' "
             "is not a whole number (use ID or ID:QTY)",
             field="--sku",
         )
@@ -120,7 +127,7 @@ def _kind(value: Any) -> str:
 
 def _unknown_field_warnings(name: str, data: Mapping[Any, Any]) -> list[str]:
     warnings = [
-        f"{name}: unknown field {printable(str(key))!r} ignored"
+        f"{name}: unknown field '{printable(str(key))}' ignored"
         for key in data
         if key not in ORDER_CONTEXT_FIELDS
     ]
@@ -177,13 +184,26 @@ def _problem(error: Mapping[str, Any]) -> str:
     message = str(error["msg"])
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     message = message[:1].lower() + message[1:]
-    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
-        return f'must be a string; quote it ("{value}")'
+    if kind == "string_type" and _is_number(value):
+        return f'must be a string; quote it ("{_number(value)}")'
     if kind in {"int_type", "string_type", "list_type", "model_type", "dict_type", "bool_type"}:
         return f"{message} (got {_describe(value)})"
     if kind == "string_pattern_mismatch" and error["loc"][-1:] == ("country",):
         return f"must be an ISO 3166-1 alpha-3 code such as BRA (got {_describe(value)})"
     return message
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(value: int | float) -> str:
+    # YAML reads `0x` + thousands of digits as one int; str() of it raises past 4,300 digits.
+    try:
+        text = str(value)
+    except ValueError:
+        return "a very large number"
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _describe(value: Any) -> str:
@@ -192,7 +212,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return repr(printable(value, 40))
-    if isinstance(value, int | float):
-        return repr(value)
+        return f"'{printable(value, 40)}'"
+    if _is_number(value):
+        return _number(value)
     return f"a {type(value).__name__}"

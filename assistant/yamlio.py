@@ -81,10 +81,6 @@ def decode(data: bytes) -> str:
         raise DocumentError(f"is not UTF-8 text (byte {exc.start})") from None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -96,7 +92,9 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_json(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_object)
+        # NaN and Infinity are parsed (as floats) on purpose: no field takes a float, so strict
+        # validation refuses them and names the field, which a parse error could not.
+        return json.loads(text, object_pairs_hook=_unique_object)
     except json.JSONDecodeError as exc:
         raise DocumentError(
             f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
@@ -120,13 +118,20 @@ def parse_yaml(text: str) -> Any:
 
 
 def parse_document(text: str, hint: str) -> Any:
-    """Parse by file extension; for stdin and other names, JSON when it looks like JSON."""
+    """Parse by file extension; for stdin and other names, JSON when it looks like JSON, and
+    YAML when it looked like JSON but is a YAML flow mapping (`{order_id: a, ...}`)."""
     suffix = Path(hint).suffix.lower()
-    if suffix == ".json" or (
-        suffix not in {".yaml", ".yml"} and text.lstrip().startswith(("{", "["))
-    ):
+    if suffix == ".json":
         return parse_json(text)
-    return parse_yaml(text)
+    if suffix in {".yaml", ".yml"} or not text.lstrip().startswith(("{", "[")):
+        return parse_yaml(text)
+    try:
+        return parse_json(text)
+    except DocumentError as json_error:
+        try:
+            return parse_yaml(text)
+        except DocumentError:
+            raise json_error from None
 
 
 def load_trusted_yaml(path: Path) -> Any:
