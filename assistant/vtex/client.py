@@ -1,0 +1,549 @@
+"""The read-only VTEX API client: the only module of order-assistant that speaks HTTP.
+
+    AssistantError
+    ├── VtexConfigError          (2)  a VTEX_* variable is missing or malformed (named, never echoed
+    │                                 when it is the key or the token)
+    └── VtexApiError             (3)  a call that a check depends on failed: method, path, status
+        └── VtexPermissionError  (3)  401/403: names the License Manager resource the key needs
+
+Rules (PRODUCT.md §7, NOTES-vtex-api.md §1 and §11): a timeout on every call; 429, 423 and 5xx
+and transport errors retried a bounded number of times with exponential backoff honouring
+`Retry-After`; 401/403/404 never retried; 404 on a lookup is a fact (None), not an error; each
+distinct GET sent once per client; a client-side token bucket. GETs and the fulfillment
+simulation POST are the only requests this module can send: there are no write methods.
+
+Secrets: the API key pair goes into two request headers and nowhere else. No message, repr or
+exception text built here contains it, and redirects are not followed (httpx would replay our
+custom auth headers to whatever host a redirect names).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from assistant import __version__
+from assistant.errors import EXIT_UNDECIDED, EXIT_USAGE, AssistantError
+from assistant.vtex.models import (
+    Affiliate,
+    Dock,
+    ProductSalesPolicy,
+    Simulation,
+    SimulationItem,
+    SkuContext,
+    SkuInventory,
+    TradePolicy,
+    VtexId,
+    Warehouse,
+)
+
+DEFAULT_ENVIRONMENT = "vtexcommercestable"
+JSON = "application/json"
+
+T = TypeVar("T")
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+
+class VtexConfigError(AssistantError):
+    exit_code = EXIT_USAGE
+
+
+class VtexApiError(AssistantError):
+    """A VTEX call failed, so the check that needed it could not run."""
+
+    exit_code = EXIT_UNDECIDED
+
+    def __init__(self, method: str, path: str, problem: str, status: int | None = None) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        super().__init__(f"VTEX {method} {path}: {problem}")
+
+
+class VtexPermissionError(VtexApiError):
+    def __init__(self, method: str, path: str, status: int, resource: str | None) -> None:
+        self.resource = resource
+        if resource is None:
+            # The simulation is a `pub` route: its spec lists no resource.
+            need = "this public route needs no License Manager resource; check the account"
+        else:
+            need = f"the API key needs the License Manager resource {resource}"
+        if status == 401:
+            problem = (
+                "401, the API key pair was not accepted "
+                f"(check VTEX_APP_KEY and VTEX_APP_TOKEN); {need}"
+            )
+        else:
+            problem = f"{status}, permission denied: {need}"
+        super().__init__(method, path, problem, status)
+
+
+# ---- configuration ---------------------------------------------------------------------------
+
+# fullmatch, not `^...$`: `$` also matches before a trailing newline ("evil\n").
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+# What an HTTP header value can carry without h11 refusing it (and quoting it in the error).
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_LOOPBACK_NAMES = {"localhost"}
+
+
+@dataclass(frozen=True)
+class VtexConfig:
+    """Where and as whom to call VTEX. The key pair is left out of the repr."""
+
+    account: str
+    app_key: str = field(repr=False)
+    app_token: str = field(repr=False)
+    environment: str = DEFAULT_ENVIRONMENT
+    base_url_override: str | None = None
+
+    def __post_init__(self) -> None:
+        # Validated here, so no URL is ever built from an unchecked account or environment.
+        _check_name("VTEX_ACCOUNT", self.account, "a VTEX account name")
+        _check_name("VTEX_ENVIRONMENT", self.environment, "a VTEX environment name")
+        _check_secret("VTEX_APP_KEY", self.app_key)
+        _check_secret("VTEX_APP_TOKEN", self.app_token)
+        if self.base_url_override is not None:
+            object.__setattr__(self, "base_url_override", _check_base_url(self.base_url_override))
+
+    @property
+    def base_url(self) -> str:
+        if self.base_url_override is not None:
+            return self.base_url_override
+        return f"https://{self.account}.{self.environment}.com.br"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> VtexConfig:
+        """Read VTEX_ACCOUNT, VTEX_ENVIRONMENT, VTEX_BASE_URL, VTEX_APP_KEY and VTEX_APP_TOKEN."""
+        return cls(
+            account=_required(env, "VTEX_ACCOUNT"),
+            app_key=_required(env, "VTEX_APP_KEY"),
+            app_token=_required(env, "VTEX_APP_TOKEN"),
+            environment=env.get("VTEX_ENVIRONMENT") or DEFAULT_ENVIRONMENT,
+            base_url_override=env.get("VTEX_BASE_URL") or None,
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if value is None or not value.strip():
+        raise VtexConfigError(f"{name} is not set: online checks need {_NEEDED}")
+    return value
+
+
+_NEEDED = "VTEX_ACCOUNT, VTEX_APP_KEY and VTEX_APP_TOKEN"
+
+
+def _check_name(variable: str, value: str, what: str) -> None:
+    if not _NAME.fullmatch(value):
+        # repr() escapes control characters, so the value cannot drive the terminal.
+        shown = repr(value[:70])
+        raise VtexConfigError(
+            f"{variable} {shown} is not {what} "
+            "(lowercase letters, digits and hyphens, at most 63 characters)"
+        )
+
+
+def _check_secret(variable: str, value: str) -> None:
+    if not _HEADER_SAFE.fullmatch(value):
+        # Never the value: it is a credential.
+        raise VtexConfigError(
+            f"{variable} is empty or contains spaces or characters an HTTP header cannot carry"
+        )
+
+
+def _check_base_url(value: str) -> str:
+    # The value is not echoed: a URL can carry credentials in its user-info part.
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        raise VtexConfigError("VTEX_BASE_URL is not a valid URL") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise VtexConfigError("VTEX_BASE_URL must be an http(s) URL with a host")
+    if url.userinfo or url.query or url.fragment:
+        raise VtexConfigError("VTEX_BASE_URL must not carry user-info, a query or a fragment")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise VtexConfigError(
+            "VTEX_BASE_URL must use https (plain http only on a loopback address): "
+            "the API key pair would cross the network in clear text"
+        )
+    return str(url).rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# ---- rate limiting and retries ---------------------------------------------------------------
+
+
+class RateLimiter:
+    """Token bucket: `rate` requests per second on average, at most `burst` back to back.
+
+    Catalog allows 15,000 requests per minute per endpoint (Catalog API spec); the default client
+    rate is far below that, so one diagnosis never competes with the store's own integrations.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("the rate limit needs rate > 0 and burst >= 1")
+        self._rate = rate
+        self._burst = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            elapsed = max(0.0, now - self._updated)
+            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+            self._updated = max(now, self._updated)
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            wait = (1 - self._tokens) / self._rate
+            # Sleeping under the lock queues the other threads behind this one: each waits its
+            # turn, which is what a limiter shared by a thread pool is for.
+            self._sleep(wait)
+            self._tokens = 0.0
+            self._updated = max(self._clock(), now + wait)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delay-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000" parses as naive; HTTP dates are always GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _is_retryable(status: int) -> bool:
+    # 423 Locked: Logistics answers it when two inventory operations hit the same SKU and
+    # warehouse within milliseconds (Logistics API spec); it clears by itself.
+    return status in (423, 429) or status >= 500
+
+
+# ---- endpoints -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    # The License Manager resource a 403 means is missing (NOTES-vtex-api.md §1, from each
+    # operation's "Permissions" section in the specs); None for the public simulation route.
+    resource: str | None
+    # 404 on a lookup is an answer ("no such SKU"), cached like any other.
+    missing_is_fact: bool = False
+
+
+_SKUS = _Endpoint("Catalog > Content > SKUs", missing_is_fact=True)
+_SALES_POLICY = _Endpoint("Catalog API > General > View Product")
+_TRADE_POLICY = _Endpoint("Catalog API > General > View Product", missing_is_fact=True)
+_AFFILIATE = _Endpoint(
+    "Checkout > CheckoutResources > Save Order Configuration (or Save OrderForm Configuration)",
+    missing_is_fact=True,
+)
+_INVENTORY = _Endpoint(
+    "Logistics > Logistics access > Logistics inventory read only "
+    "(or Logistics viewer, Logistics inventory full access, Logistics full access)"
+)
+_LOGISTICS_SETUP = _Endpoint(
+    "Logistics > Logistics access > Logistics viewer (or Logistics full access)"
+)
+_SIMULATION = _Endpoint(None)
+
+_SKU_CONTEXT = TypeAdapter(SkuContext)
+_SKU_ID = TypeAdapter(VtexId)
+_SALES_POLICIES = TypeAdapter(list[ProductSalesPolicy])
+_TRADE_POLICY_MODEL = TypeAdapter(TradePolicy)
+_AFFILIATE_MODEL = TypeAdapter(Affiliate)
+_INVENTORY_MODEL = TypeAdapter(SkuInventory)
+_DOCKS = TypeAdapter(list[Dock])
+_WAREHOUSES = TypeAdapter(list[Warehouse])
+_SIMULATION_MODEL = TypeAdapter(Simulation)
+
+_NOT_CACHED = object()
+
+
+def _segment(value: str | int) -> str:
+    """One path segment: every reserved character quoted, so an id with `/`, `?` or `#` stays one
+    segment of the path it was meant for."""
+    text = str(value)
+    if not text.strip():
+        raise ValueError("a VTEX id cannot be blank")
+    quoted = quote(text, safe="")
+    # httpx removes `.` and `..` segments (RFC 3986 dot-segment removal), which would move the
+    # request to another path: percent-encode the dots of such a segment.
+    if set(quoted) == {"."}:
+        quoted = "%2E" * len(quoted)
+    return quoted
+
+
+# ---- the client ------------------------------------------------------------------------------
+
+
+class VtexClient:
+    """Read-only VTEX calls for the checks. Thread-safe: bulk triage shares one client."""
+
+    def __init__(
+        self,
+        config: VtexConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 15.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        max_wait: float = 30.0,
+        requests_per_second: float = 10.0,
+        burst: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_retries < 0 or backoff_base < 0 or max_wait < 0 or timeout <= 0:
+            raise ValueError("retries, backoff and wait must be >= 0 and the timeout > 0")
+        self.config = config
+        self.request_count = 0
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._limiter = RateLimiter(requests_per_second, burst, clock=clock, sleep=sleep)
+        self._cache: dict[str, Any] = {}
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=config.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            headers={
+                "X-VTEX-API-AppKey": config.app_key,
+                "X-VTEX-API-AppToken": config.app_token,
+                # The specs mark both as required on nearly every operation, GETs included.
+                "Accept": JSON,
+                "Content-Type": JSON,
+                "User-Agent": f"order-assistant/{__version__}",
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"VtexClient(account={self.config.account!r}, base_url={self.config.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VtexClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ---- the calls the checks make -----------------------------------------------------------
+
+    def get_sku(self, sku_id: str | int) -> SkuContext | None:
+        """The SKU with its context (active flags, product, trade policies); None if unknown."""
+        path = f"/api/catalog_system/pvt/sku/stockkeepingunitbyid/{_segment(sku_id)}"
+        body = self._get(path, _SKUS)
+        # The spec documents no 404 body here; an empty or null 200 is read as "not found" too
+        # (NOTES-vtex-api.md §3a, unverified against a live account).
+        return None if body is None else self._parse(_SKU_CONTEXT, body, "GET", path)
+
+    def get_sku_id_by_ref_id(self, ref_id: str) -> str | None:
+        """The VTEX SKU id whose RefId is `ref_id` (the body is a bare JSON string: `"1"`)."""
+        path = f"/api/catalog_system/pvt/sku/stockkeepingunitidbyrefid/{_segment(ref_id)}"
+        body = self._get(path, _SKUS)
+        if body is None or body == "":
+            return None
+        return self._parse(_SKU_ID, body, "GET", path)
+
+    def get_product_sales_policies(self, product_id: str | int) -> list[ProductSalesPolicy]:
+        """The trade policies the product is associated with (`StoreId`)."""
+        path = f"/api/catalog/pvt/product/{_segment(product_id)}/salespolicy"
+        return self._parse(_SALES_POLICIES, self._get(path, _SALES_POLICY), "GET", path)
+
+    def get_trade_policy(self, trade_policy_id: str | int) -> TradePolicy | None:
+        path = f"/api/catalog_system/pub/saleschannel/{_segment(trade_policy_id)}"
+        body = self._get(path, _TRADE_POLICY)
+        return None if body is None else self._parse(_TRADE_POLICY_MODEL, body, "GET", path)
+
+    def get_affiliate(self, affiliate_id: str) -> Affiliate | None:
+        """The affiliate (Amazon's is typically `MZN`), whose `salesChannel` is its trade policy.
+
+        The Marketplace APIs spec puts `/api` in its server URL, not in its paths."""
+        path = f"/api/fulfillment/pvt/affiliates/{_segment(affiliate_id)}"
+        body = self._get(path, _AFFILIATE)
+        return None if body is None else self._parse(_AFFILIATE_MODEL, body, "GET", path)
+
+    def get_inventory(self, sku_id: str | int) -> SkuInventory:
+        """The SKU's balance in every warehouse."""
+        path = f"/api/logistics/pvt/inventory/skus/{_segment(sku_id)}"
+        return self._parse(_INVENTORY_MODEL, self._get(path, _INVENTORY), "GET", path)
+
+    def list_docks(self) -> list[Dock]:
+        path = "/api/logistics/pvt/configuration/docks"
+        return self._parse(_DOCKS, self._get(path, _LOGISTICS_SETUP), "GET", path)
+
+    def list_warehouses(self) -> list[Warehouse]:
+        path = "/api/logistics/pvt/configuration/warehouses"
+        return self._parse(_WAREHOUSES, self._get(path, _LOGISTICS_SETUP), "GET", path)
+
+    def simulate(
+        self,
+        items: Sequence[SimulationItem],
+        postal_code: str,
+        country: str,
+        trade_policy_id: str | int,
+        affiliate_id: str | None = None,
+    ) -> Simulation:
+        """Fulfillment simulation as the affiliate's order integration sees it.
+
+        `affiliateId` is a query parameter of the Marketplace Protocol version of this route
+        (the Checkout spec lists only `sc`); with both, VTEX simulates the Amazon order.
+        A POST that changes nothing: retried like a GET, but not cached.
+        """
+        if not items:
+            raise ValueError("a simulation needs at least one item")
+        query = {"sc": str(trade_policy_id)}
+        if affiliate_id is not None:
+            query["affiliateId"] = affiliate_id
+        path = f"/api/checkout/pub/orderForms/simulation?{urlencode(query)}"
+        body = {
+            "items": [item.model_dump() for item in items],
+            "postalCode": postal_code,
+            "country": country,
+        }
+        result = self._fetch("POST", path, _SIMULATION, json_body=body)
+        return self._parse(_SIMULATION_MODEL, result, "POST", path)
+
+    # ---- plumbing ----------------------------------------------------------------------------
+
+    def _get(self, path: str, endpoint: _Endpoint) -> Any:
+        """GET once per client: later calls (from any thread) get the first answer, 404s too."""
+        with self._lock:
+            cached = self._cache.get(path, _NOT_CACHED)
+            if cached is not _NOT_CACHED:
+                return cached
+            key_lock = self._key_locks.setdefault(path, threading.Lock())
+        # One lock per path: two threads asking for the same SKU send one request, while
+        # different paths go out in parallel.
+        with key_lock:
+            with self._lock:
+                cached = self._cache.get(path, _NOT_CACHED)
+            if cached is not _NOT_CACHED:
+                return cached
+            body = self._fetch("GET", path, endpoint)
+            with self._lock:
+                self._cache[path] = body
+            return body
+
+    def _fetch(self, method: str, path: str, endpoint: _Endpoint, json_body: Any = None) -> Any:
+        response, attempts = self._send(method, path, json_body)
+        status = response.status_code
+        if status in (401, 403):
+            raise VtexPermissionError(method, path, status, endpoint.resource)
+        if status == 404 and endpoint.missing_is_fact:
+            return None
+        if not 200 <= status < 300:
+            # The error body is not quoted: its shape varies by API (JSON, plain text, empty).
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            raise VtexApiError(method, path, f"VTEX answered {status}{tries}", status)
+        return _decode(method, path, response)
+
+    def _send(self, method: str, path: str, json_body: Any) -> tuple[httpx.Response, int]:
+        """Send with retries; return the last response and the number of attempts."""
+        attempt = 0
+        while True:
+            self._limiter.acquire()
+            try:
+                response = self._attempt(method, path, json_body)
+            except httpx.TransportError as exc:
+                if attempt >= self._max_retries:
+                    problem = f"no response ({type(exc).__name__}) after {attempt + 1} attempts"
+                    raise VtexApiError(method, path, problem) from exc
+                self._sleep(self._backoff(attempt))
+            else:
+                if not _is_retryable(response.status_code) or attempt >= self._max_retries:
+                    return response, attempt + 1
+                self._sleep(self._retry_wait(attempt, response))
+            attempt += 1
+
+    def _attempt(self, method: str, path: str, json_body: Any) -> httpx.Response:
+        with self._lock:
+            self.request_count += 1
+        if method == "GET":
+            return self._http.get(path)
+        return self._http.post(path, json=json_body)
+
+    def _backoff(self, attempt: int) -> float:
+        # No jitter: the shared token bucket already spaces out the retries of a thread pool.
+        return float(min(self._backoff_base * 2**attempt, self._max_wait))
+
+    def _retry_wait(self, attempt: int, response: httpx.Response) -> float:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
+        backoff = self._backoff(attempt)
+        wait = backoff if retry_after is None else max(retry_after, backoff)
+        return min(wait, self._max_wait)
+
+    @staticmethod
+    def _parse(adapter: TypeAdapter[T], body: Any, method: str, path: str) -> T:
+        try:
+            return adapter.validate_python(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            problem = f"unexpected response shape at {where} ({first['type']})"
+            raise VtexApiError(method, path, problem) from None
+
+
+def _decode(method: str, path: str, response: httpx.Response) -> Any:
+    if not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:  # includes UnicodeDecodeError
+        problem = f"VTEX answered {response.status_code} with a body that is not JSON"
+        raise VtexApiError(method, path, problem, response.status_code) from None
