@@ -7,6 +7,7 @@ Matching is done with Python `re` on a normalised message, never with durable_ru
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.rulesets import UNRECOGNIZED, RuleBook
@@ -37,7 +38,8 @@ class Classification:
 def normalise(message: str) -> str:
     """Fold what the Admin, the articles and copy-paste vary on: typographic quotes and
     dashes, runs of whitespace, surrounding quotes/backticks, a leading label, a final period."""
-    text = " ".join(message.translate(_TYPOGRAPHIC).split())
+    # NFC: a message pasted in decomposed form (a + combining acute) still reads "política".
+    text = " ".join(unicodedata.normalize("NFC", message).translate(_TYPOGRAPHIC).split())
     previous = None
     while text != previous:
         previous = text

@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from assistant import __version__
+from assistant.errors import EXIT_USAGE
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from assistant.diagnose import Diagnoser
+    from assistant.models import OrderContext
+    from assistant.vtex import VtexClient
 
 app = typer.Typer(
     name="order-assistant",
@@ -93,10 +96,14 @@ def _say(label: str, message: str) -> None:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Map our exception tree to messages and exit codes, in one place."""
-    from assistant.errors import EXIT_INTERRUPTED, AssistantError
+    from assistant.errors import EXIT_INTERRUPTED, AssistantError, RulesetError
 
     try:
         yield
+    except RulesetError as exc:
+        for problem in exc.problems:  # one line each, as `rules validate` prints them
+            _say("[bold red]error:[/]", str(problem))
+        raise typer.Exit(exc.exit_code) from None
     except AssistantError as exc:
         _fail(exc.message, exc.exit_code)
     except KeyboardInterrupt:
@@ -110,73 +117,207 @@ def _diagnoser(rules_dirs: list[Path] | None) -> "Diagnoser":
     return compile_rulebook(rules_dirs or [])
 
 
+# Options shared by the commands that read one order context.
+OrderArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Order context file (JSON or YAML), or - to read standard input.", show_default=False
+    ),
+]
+MessageOpt = Annotated[
+    str | None,
+    typer.Option("--message", "-m", help="The error text exactly as the Admin shows it."),
+]
+SkuOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sku",
+        help="SKU id as Amazon sent it, optionally with a quantity: ID or ID:QTY (repeatable).",
+    ),
+]
+OrderIdOpt = Annotated[str | None, typer.Option("--order-id", help="Amazon order id.")]
+PostalCodeOpt = Annotated[str | None, typer.Option("--postal-code")]
+SalesChannelOpt = Annotated[
+    str | None, typer.Option("--sales-channel", help="Amazon's trade policy id.")
+]
+AffiliateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--affiliate-id", help="Amazon's affiliate id in OMS (gives its trade policy online)."
+    ),
+]
+CountryOpt = Annotated[str | None, typer.Option("--country", help="ISO alpha-3, e.g. BRA.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+RecordOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--record",
+        help="Save every VTEX exchange of this run to FILE (secrets left out).",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+ReplayOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--replay",
+        help="Answer VTEX calls from a recording instead of the network.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def _read_order(
+    order: str | None,
+    message: str | None,
+    sku: list[str] | None,
+    order_id: str | None,
+    postal_code: str | None,
+    sales_channel: str | None,
+    affiliate_id: str | None,
+    country: str | None,
+) -> "OrderContext":
+    from assistant.intake import FlagValues, load_context
+
+    flags = FlagValues(
+        message=message,
+        skus=sku or [],
+        order_id=order_id,
+        postal_code=postal_code,
+        sales_channel=sales_channel,
+        affiliate_id=affiliate_id,
+        country=country,
+    )
+    if order is None and not flags.given():
+        _fail(
+            "give an order file, - for standard input, or --message and --order-id (see --help)",
+            EXIT_USAGE,
+        )
+    # sys.stdin is None when the process was started with standard input closed.
+    stdin = sys.stdin.buffer if order == "-" and sys.stdin is not None else None
+    intake = load_context(order, flags, stdin=stdin)
+    for warning in intake.warnings:  # rich stays unimported on the quiet --json path
+        _say("[yellow]warning:[/]", warning)
+    return intake.context
+
+
+@contextmanager
+def _vtex(
+    wanted: bool | None, record: Path | None, replay: Path | None
+) -> "Iterator[VtexClient | None]":
+    """The VTEX client when the run is online: --replay, --online, or credentials in the
+    environment (unless --offline). A recording is saved when the run ends, even on failure."""
+    import os
+
+    if wanted is False and (record or replay):
+        _fail("--record and --replay need online checks; drop --offline", EXIT_USAGE)
+    if replay is None and wanted is not True:
+        from assistant.vtex.recording import credentials_configured
+
+        if wanted is False or not credentials_configured(os.environ):
+            if record is not None:
+                _fail(
+                    "--record needs VTEX credentials (VTEX_ACCOUNT, VTEX_APP_KEY, VTEX_APP_TOKEN)",
+                    2,
+                )
+            yield None
+            return
+    from assistant.vtex.recording import open_client
+
+    client, recorder = open_client(os.environ, record=record, replay=replay)
+    try:
+        with client:
+            yield client
+    finally:
+        if recorder is not None and record is not None:
+            recorder.save(record)
+            _say("", f"recorded {len(recorder.exchanges)} VTEX exchange(s) to {record}")
+
+
 @app.command()
 def diagnose(
-    order: Annotated[
-        str | None,
-        typer.Argument(
-            help="Order context file (JSON or YAML), or - to read standard input.",
+    order: OrderArg = None,
+    message: MessageOpt = None,
+    sku: SkuOpt = None,
+    order_id: OrderIdOpt = None,
+    postal_code: PostalCodeOpt = None,
+    sales_channel: SalesChannelOpt = None,
+    affiliate_id: AffiliateOpt = None,
+    country: CountryOpt = None,
+    online: Annotated[
+        bool | None,
+        typer.Option(
+            "--online/--offline",
+            help="Check with VTEX's read-only APIs. Default: online when VTEX credentials are set.",
             show_default=False,
         ),
     ] = None,
-    message: Annotated[
-        str | None,
-        typer.Option("--message", "-m", help="The error text exactly as the Admin shows it."),
-    ] = None,
-    sku: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--sku",
-            help="SKU id as Amazon sent it, optionally with a quantity: ID or ID:QTY (repeatable).",
-        ),
-    ] = None,
-    order_id: Annotated[str | None, typer.Option("--order-id", help="Amazon order id.")] = None,
-    postal_code: Annotated[str | None, typer.Option("--postal-code")] = None,
-    sales_channel: Annotated[
-        str | None, typer.Option("--sales-channel", help="Amazon's trade policy id.")
-    ] = None,
-    affiliate_id: Annotated[str | None, typer.Option("--affiliate-id")] = None,
-    country: Annotated[str | None, typer.Option("--country", help="ISO alpha-3, e.g. BRA.")] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document (schema_version 1) on stdout.")
-    ] = False,
+    record: RecordOpt = None,
+    replay: ReplayOpt = None,
+    json_output: JsonOpt = False,
     rules_dir: RulesDirs = None,
 ) -> None:
-    """Classify the error, conclude the root causes and print the next steps.
+    """Classify the error, check the causes, conclude the root causes and print the next steps.
 
-    Exit codes: 0 recognised, 2 bad input, 3 unrecognized message.
+    Exit codes: 0 diagnosed, 2 bad input, 3 unrecognized message or a check the answer depends
+    on could not run.
     """
-    from assistant.errors import EXIT_OK, EXIT_UNDECIDED
-    from assistant.intake import FlagValues, load_context
+    from assistant.diagnose import diagnosis_exit_code
 
     with _user_errors():
-        flags = FlagValues(
-            message=message,
-            skus=sku or [],
-            order_id=order_id,
-            postal_code=postal_code,
-            sales_channel=sales_channel,
-            affiliate_id=affiliate_id,
-            country=country,
+        context = _read_order(
+            order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         )
-        if order is None and not flags.as_fields():
-            _fail(
-                "give an order file, - for standard input, or --message and --order-id "
-                "(see order-assistant diagnose --help)",
-                2,
-            )
-        intake = load_context(order, flags, stdin=sys.stdin.buffer if order == "-" else None)
-        for warning in intake.warnings:  # rich stays unimported on the quiet --json path
-            _say("[yellow]warning:[/]", warning)
         diagnoser = _diagnoser(rules_dir)
-        diagnosis = diagnoser.diagnose(intake.context)
+        with _vtex(online, record, replay) as client:
+            diagnosis = diagnoser.diagnose(context, client)
         if json_output:
             sys.stdout.write(diagnosis.model_dump_json(indent=2) + "\n")
         else:
             from assistant.report import render_diagnosis
 
             render_diagnosis(_stdout(), diagnosis, diagnoser.rulebook)
-    raise typer.Exit(EXIT_OK if diagnosis.recognised else EXIT_UNDECIDED)
+    raise typer.Exit(diagnosis_exit_code(diagnosis))
+
+
+@app.command()
+def verify(
+    order: OrderArg = None,
+    message: MessageOpt = None,
+    sku: SkuOpt = None,
+    order_id: OrderIdOpt = None,
+    postal_code: PostalCodeOpt = None,
+    sales_channel: SalesChannelOpt = None,
+    affiliate_id: AffiliateOpt = None,
+    country: CountryOpt = None,
+    record: RecordOpt = None,
+    replay: ReplayOpt = None,
+    json_output: JsonOpt = False,
+    rules_dir: RulesDirs = None,
+) -> None:
+    """Run the online checks only (no prompts) and say whether the store side is clean.
+
+    Exit codes: 0 nothing on the store side blocks the order (fixed: reprocess it; or the
+    fault is Amazon's), 1 a store-side cause remains, 2 bad input or no credentials, 3 could
+    not decide.
+    """
+    from assistant.diagnose import VERDICT_EXIT_CODES, verify_report
+
+    with _user_errors():
+        context = _read_order(
+            order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
+        )
+        diagnoser = _diagnoser(rules_dir)
+        with _vtex(True, record, replay) as client:
+            report = verify_report(diagnoser.diagnose(context, client))
+        if json_output:
+            sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        else:
+            from assistant.report import render_verify
+
+            render_verify(_stdout(), report, diagnoser.rulebook)
+    raise typer.Exit(VERDICT_EXIT_CODES[report.verdict])
 
 
 @rules_app.command("list")
@@ -216,7 +357,7 @@ def rules_show(
     with _user_errors():
         rulebook = _diagnoser(rules_dir).rulebook
         if code not in rulebook.errors:
-            _fail(f"unknown error code {code!r}; known: {', '.join(rulebook.errors)}", 2)
+            _fail(f"unknown error code {code!r}; known: {', '.join(rulebook.errors)}", EXIT_USAGE)
         from assistant.report import render_rules_show
 
         render_rules_show(_stdout(), rulebook, code)
@@ -244,7 +385,7 @@ def rules_validate(
         for problem in exc.problems:
             _say("", str(problem))
         _stderr().print(f"[bold red]{len(exc.problems)} problem(s) found[/]")
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     rulebook = diagnoser.rulebook
     _stdout().print(
         f"valid: {len(rulebook.sources)} files, {len(rulebook.errors)} error types, "
@@ -253,4 +394,11 @@ def rules_validate(
 
 
 def main() -> None:
-    app(prog_name="order-assistant")
+    try:
+        app(prog_name="order-assistant")
+    except OSError as exc:  # stdout closed or full (`| head`, `> /dev/full`)
+        import errno
+
+        if exc.errno != errno.EPIPE:
+            sys.stderr.write(f"error: could not write the output: {exc.strerror or exc}\n")
+        sys.exit(EXIT_USAGE)

@@ -8,48 +8,50 @@ put back into the findings afterwards.
 from __future__ import annotations
 
 import json
-import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from assistant.checks import Checker, CheckResult, is_vtex_sku_id
 from assistant.classify import Classification, classify
 from assistant.engine import EngineError, Hit, RuleEngine, check_rules
-from assistant.errors import Problem, RulesetError
-from assistant.models import Check, Diagnosis, ErrorInfo, Finding, Item, OrderContext, Outcome
-from assistant.rulesets import ITEM_ALIAS, RuleBook, RuleSpec, load_rulebook
+from assistant.errors import (
+    EXIT_ACTION_NEEDED,
+    EXIT_OK,
+    EXIT_UNDECIDED,
+    Problem,
+    RulesetError,
+)
+from assistant.models import (
+    Check,
+    Diagnosis,
+    ErrorInfo,
+    Finding,
+    Mode,
+    OrderContext,
+    Verdict,
+    VerifyReport,
+)
+from assistant.rulesets import ITEM_ALIAS, RuleBook, load_rulebook
+
+if TYPE_CHECKING:
+    from assistant.vtex import VtexClient
 
 _STATUS_STRENGTH = {"confirmed": 3, "reported": 2, "suspected": 1}
 _CACHE_SIZE = 4096
-_VTEX_SKU_ID = re.compile(r"^[1-9][0-9]{0,18}$")
-OFFLINE_DETAIL = "offline: needs the VTEX API"
-SKIPPED_OFFLINE: tuple[Outcome, str] = ("skipped", OFFLINE_DETAIL)
+# The simulation is the final witness of the SLA tree: rules compare it with the other checks.
+_WITNESS = "fulfillment_simulation"
 
 
-def is_vtex_sku_id(sku_id: str) -> bool:
-    """VTEX SKU ids are positive integers without leading zeros (SKU registration article)."""
-    return bool(_VTEX_SKU_ID.match(sku_id))
-
-
-# Checks that the order context alone can answer; the others need the VTEX API.
-def _check_sku_id_format(item: Item | None) -> tuple[Outcome, str]:
-    if item is None:
-        return "skipped", "no SKU in the order context"
-    if is_vtex_sku_id(item.sku_id):
-        return "pass", f"{item.sku_id!r} is a valid VTEX SKU id (an integer)"
-    if item.sku_id.isdigit():
-        return "fail", f"{item.sku_id!r} has leading zeros, which VTEX does not read as a SKU id"
-    return "fail", f"{item.sku_id!r} is not an integer, so it cannot be a VTEX SKU id"
-
-
-LOCAL_CHECKS: Mapping[str, Callable[[Item | None], tuple[Outcome, str]]] = {
-    "sku_id_format": _check_sku_id_format,
-}
-
-
-def order_fact(context: OrderContext, classification: Classification, mode: str) -> dict[str, Any]:
+def order_fact(
+    context: OrderContext,
+    classification: Classification,
+    mode: str,
+    checks: Sequence[CheckResult] = (),
+) -> dict[str, Any]:
+    links = [check for check in checks if check.name != _WITNESS]
     return {
         "kind": "order",
         "error_code": classification.code,
@@ -58,6 +60,8 @@ def order_fact(context: OrderContext, classification: Classification, mode: str)
         "fba": context.is_fba,
         "has_postal_code": context.postal_code is not None,
         "has_trade_policy": context.sales_channel is not None,
+        "checks_failed": sum(check.outcome == "fail" for check in links),
+        "checks_undecided": sum(check.undecided for check in links),
     }
 
 
@@ -120,78 +124,65 @@ class Diagnoser:
             self._cache.move_to_end(key)
         return hits
 
-    def diagnose(self, context: OrderContext, mode: str = "offline") -> Diagnosis:
+    def diagnose(self, context: OrderContext, client: VtexClient | None = None) -> Diagnosis:
+        """Offline without a client; online, the error's checks ask VTEX's read-only APIs."""
+        mode: Mode = "online" if client is not None else "offline"
         classification = classify(context.error_message, self.rulebook)
         error_spec = self.rulebook.errors[classification.code]
-        facts = [order_fact(context, classification, mode), *item_facts(context)]
+        scopes = {name: self.rulebook.checks[name].scope for name in error_spec.checks}
+        checks = Checker(context, client, params=classification.params).run(
+            error_spec.checks, scopes
+        )
+        facts = [
+            order_fact(context, classification, mode, checks),
+            *item_facts(context),
+            *(check.fact() for check in checks),
+        ]
         hits = self.evaluate(facts)
+        evidence = _Evidence(context, classification, checks)
         return Diagnosis(
             order_id=context.order_id,
-            mode="offline",
+            mode=mode,
             error=ErrorInfo(
                 code=classification.code,
                 title=error_spec.title,
                 message=context.error_message,
                 params=classification.params,
             ),
-            findings=self._findings(hits, context, classification),
-            checks=self._checks(error_spec.checks, context),
+            findings=self._findings(hits, context, evidence),
+            checks=[
+                Check(name=c.name, sku_id=c.sku_id, outcome=c.outcome, detail=c.detail)
+                for c in checks
+            ],
             next_steps=list(error_spec.next_steps),
         )
 
     def _findings(
-        self, hits: list[Hit], context: OrderContext, classification: Classification
+        self, hits: list[Hit], context: OrderContext, evidence: _Evidence
     ) -> list[Finding]:
         merged: dict[tuple[str, str | None], tuple[tuple[int, int, str], Finding]] = {}
         for hit in hits:
             rule = self.rulebook.rules[hit.rule]
-            item = context.items[hit.item_index] if hit.item_index not in (None, -1) else None
-            finding = self._finding(rule, item, context, classification)
+            index = hit.item_index if hit.item_index not in (None, -1) else None
+            spec = self.rulebook.findings[rule.finding]
+            finding = Finding(
+                code=spec.code,
+                title=spec.title,
+                sku_id=context.items[index].sku_id if index is not None else None,
+                status=rule.status,  # type: ignore[arg-type]  # validated by the ruleset loader
+                owner=spec.owner,  # type: ignore[arg-type]
+                playbook=spec.playbook,
+                rule=rule.name,
+                evidence=[evidence.render(rule.evidence, index)],
+            )
             key = (finding.code, finding.sku_id)
-            order = (rule.pri, hit.item_index if hit.item_index is not None else -1, rule.name)
+            order = (rule.pri, -1 if index is None else index, rule.name)
             if key in merged:
                 order_before, before = merged[key]
                 finding = _merge(before, finding)
                 order = min(order, order_before)
             merged[key] = (order, finding)
         return [finding for _, finding in sorted(merged.values(), key=lambda pair: pair[0])]
-
-    def _finding(
-        self,
-        rule: RuleSpec,
-        item: Item | None,
-        context: OrderContext,
-        classification: Classification,
-    ) -> Finding:
-        spec = self.rulebook.findings[rule.finding]
-        return Finding(
-            code=spec.code,
-            title=spec.title,
-            sku_id=item.sku_id if item else None,
-            status=rule.status,  # type: ignore[arg-type]  # validated by the ruleset loader
-            owner=spec.owner,  # type: ignore[arg-type]
-            playbook=spec.playbook,
-            rule=rule.name,
-            evidence=[render_evidence(rule.evidence, item, context, classification)],
-        )
-
-    def _checks(self, names: tuple[str, ...], context: OrderContext) -> list[Check]:
-        checks = []
-        for name in names:
-            spec = self.rulebook.checks[name]
-            items: list[Item | None] = list(context.items) if spec.scope == "sku" else [None]
-            for item in items or [None]:
-                local = LOCAL_CHECKS.get(name)
-                outcome, detail = local(item) if local else SKIPPED_OFFLINE
-                checks.append(
-                    Check(
-                        name=name,
-                        sku_id=item.sku_id if item else None,
-                        outcome=outcome,
-                        detail=detail,
-                    )
-                )
-        return checks
 
 
 def _names_in(node: Any) -> set[str]:
@@ -215,18 +206,35 @@ class _Blank(dict[str, str]):
         return ""
 
 
-def render_evidence(
-    template: str, item: Item | None, context: OrderContext, classification: Classification
-) -> str:
-    values = _Blank(
-        sku=f"SKU {item.sku_id}" if item else "the order's SKU",
-        sku_id=item.sku_id if item else "",
-        quantity=str(item.quantity) if item else "",
-        order_id=context.order_id,
-        error_code=classification.code,
-        **{f"param_{k}": v for k, v in classification.params.items()},
-    )
-    return template.format_map(values)
+class _Evidence:
+    """Renders a rule's evidence template for one finding: `{sku}`, `{sku_id}`, `{quantity}`,
+    `{order_id}`, `{error_code}`, `{param_<name>}` and `{check_<name>}` (that check's detail
+    for the same SKU, or the order-level one)."""
+
+    def __init__(
+        self,
+        context: OrderContext,
+        classification: Classification,
+        checks: Sequence[CheckResult],
+    ) -> None:
+        self.context = context
+        self.classification = classification
+        self.details = {(c.name, c.index): c.detail for c in checks}
+
+    def render(self, template: str, index: int | None) -> str:
+        item = self.context.items[index] if index is not None else None
+        values = _Blank(
+            sku=f"SKU {item.sku_id}" if item else "the order's SKU",
+            sku_id=item.sku_id if item else "",
+            quantity=str(item.quantity) if item else "",
+            order_id=self.context.order_id,
+            error_code=self.classification.code,
+            **{f"param_{k}": v for k, v in self.classification.params.items()},
+        )
+        for (name, check_index), detail in self.details.items():
+            if check_index == index or (check_index is None and f"check_{name}" not in values):
+                values[f"check_{name}"] = detail
+        return template.format_map(values)
 
 
 def compile_rulebook(extra_dirs: Sequence[Path] = ()) -> Diagnoser:
@@ -246,3 +254,56 @@ def compile_rulebook(extra_dirs: Sequence[Path] = ()) -> Diagnoser:
             )
         ]
         raise RulesetError(problems or [Problem("rulesets", "", str(whole))]) from None
+
+
+def judge(diagnosis: Diagnosis) -> tuple[Verdict, str]:
+    """Whether the store side still blocks the order, and why, from the findings alone.
+
+    A store-owned finding that a check confirmed needs action. One that stays suspected or
+    only reported (its check could not run, or no API can check it) leaves the answer open.
+    Otherwise nothing on the store side blocks the order: it was fixed (reprocess it) or the
+    fault is Amazon's or VTEX's (the findings say which).
+    """
+    if not diagnosis.recognised:
+        return "undecided", "the error message is not one the assistant knows"
+    store = [f for f in diagnosis.findings if f.owner == "store"]
+    confirmed = sorted({f.code for f in store if f.status == "confirmed"})
+    if confirmed:
+        return "action_needed", f"store-side cause confirmed: {', '.join(confirmed)}"
+    open_causes = sorted({f.code for f in store})
+    if open_causes:
+        errored = [c.name for c in diagnosis.checks if c.outcome == "error"]
+        why = f"; checks that could not run: {', '.join(sorted(set(errored)))}" if errored else ""
+        return "undecided", f"store-side cause not checked: {', '.join(open_causes)}{why}"
+    elsewhere = sorted({f.owner for f in diagnosis.findings if f.status == "confirmed"})
+    if "amazon" in elsewhere:
+        return "clean", "the store side is clean: the fault is Amazon's (contact Amazon)"
+    if "vtex_support" in elsewhere:
+        return "clean", "the store side is clean: open a VTEX support ticket with the evidence"
+    return "clean", "every check passes: nothing on the store side blocks the order; reprocess it"
+
+
+def diagnosis_exit_code(diagnosis: Diagnosis) -> int:
+    """0 when diagnosed; 3 when the message is unknown, or a check the answer depends on (its
+    cause is still suspected) could not run."""
+    if not diagnosis.recognised:
+        return EXIT_UNDECIDED
+    errored = any(check.outcome == "error" for check in diagnosis.checks)
+    if errored and any(finding.status == "suspected" for finding in diagnosis.findings):
+        return EXIT_UNDECIDED
+    return EXIT_OK
+
+
+VERDICT_EXIT_CODES: Mapping[Verdict, int] = {
+    "clean": EXIT_OK,
+    "action_needed": EXIT_ACTION_NEEDED,
+    "undecided": EXIT_UNDECIDED,
+}
+
+
+def verify_report(diagnosis: Diagnosis) -> VerifyReport:
+    verdict, reason = judge(diagnosis)
+    clean = {"clean": True, "action_needed": False, "undecided": None}[verdict]
+    return VerifyReport(
+        **diagnosis.model_dump(), verdict=verdict, store_side_clean=clean, reason=reason
+    )

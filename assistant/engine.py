@@ -1,6 +1,6 @@
 """The durable_rules adapter: the only module that imports durable_rules.
 
-It follows the discipline measured in the project's engine notes:
+It keeps clear of the engine's measured traps (durable-rules 2.0.28):
 - one Host per process, with the two background timer threads disabled (`_run` is a no-op);
 - rule metadata is stripped before loading and definitions are deep-copied (the engine pops `run`);
 - one session (sid) per evaluation, every fact with an explicit unique id, `delete_state` always;
@@ -13,6 +13,7 @@ It follows the discipline measured in the project's engine notes:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -24,13 +25,15 @@ from typing import Any
 
 from durable import engine as durable_engine
 
+from assistant.errors import AssistantError
+
 _SINK = "__sink__"
 # Lower pri fires first in durable_rules; the sink must never pre-empt a real rule.
 _SINK_PRIORITY = 1_000_000
 
 
-class EngineError(Exception):
-    """The engine rejected a ruleset or failed during an evaluation."""
+class EngineError(AssistantError):
+    """The engine rejected a ruleset or failed during an evaluation: a ruleset problem."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def _ignore(context: Any) -> None:
 
 _LOCK = threading.RLock()
 _HOST: _Host | None = None
-_LOADED: dict[str, str] = {}
+_LOADED: set[str] = set()
 
 
 def _host() -> _Host:
@@ -127,7 +130,7 @@ class RuleEngine:
                 host.set_rulesets({self.name: ruleset})
             except Exception as exc:  # the C layer raises its own error type with a bare code
                 raise EngineError(f"durable_rules rejected the rules: {exc}") from exc
-            _LOADED[self.name] = self.name
+            _LOADED.add(self.name)
 
     def evaluate(self, facts: Sequence[Mapping[str, Any]]) -> list[Hit]:
         """Assert the facts in a fresh session and return every rule that fired."""
@@ -145,7 +148,10 @@ class RuleEngine:
                 raise EngineError(f"a fact matched no rule: {exc}") from exc
             finally:
                 host._collected = None
-                host.delete_state(self.name, sid)
+                # Mandatory (1,024 live sessions per ruleset at most), but it must not mask the
+                # error above: with no session to delete the engine raises its own error 309.
+                with contextlib.suppress(Exception):
+                    host.delete_state(self.name, sid)
         return hits
 
 

@@ -34,6 +34,9 @@ class FlagValues:
     affiliate_id: str | None = None
     country: str | None = None
 
+    def given(self) -> bool:
+        return any(value for value in vars(self).values())
+
     def as_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         if self.message is not None:
@@ -73,12 +76,16 @@ def parse_sku_flag(value: str) -> dict[str, Any]:
             field="--sku",
         )
     quantity_text = match.group("quantity")
-    if not re.fullmatch(r"[0-9]{1,7}", quantity_text):
+    if not re.fullmatch(r"[0-9]+", quantity_text):
         raise InputError(
             FLAGS_NAME,
             f"quantity '{printable(quantity_text)}' in '{printable(value)}' "
             "is not a whole number (use ID or ID:QTY)",
             field="--sku",
+        )
+    if len(quantity_text) > 7:  # int() of thousands of digits is slow, then refused anyway
+        raise InputError(
+            FLAGS_NAME, f"quantity in '{printable(value)}' is more than 1000000", field="--sku"
         )
     return {"sku_id": match.group("sku"), "quantity": int(quantity_text)}
 
@@ -89,6 +96,8 @@ def read_document(source: str, stdin: BinaryIO | None) -> Any:
             if stdin is None:
                 raise DocumentError("no standard input")
             return parse_document(decode(read_capped(stdin)), STDIN_NAME)
+        if not source:
+            raise DocumentError("no file name given")
         path = Path(source)
         return parse_document(decode(read_file_capped(path)), source)
     except DocumentError as exc:

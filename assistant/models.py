@@ -154,3 +154,15 @@ class Diagnosis(_Output):
     @property
     def recognised(self) -> bool:
         return self.error.code != "unrecognized"
+
+
+Verdict = Literal["clean", "action_needed", "undecided"]
+
+
+class VerifyReport(Diagnosis):
+    """`verify --json`: the diagnosis plus whether anything on the store side blocks the order
+    (for "dry-run before contacting Amazon": `store_side_clean` true means the store is clear)."""
+
+    verdict: Verdict
+    store_side_clean: bool | None
+    reason: str

@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from assistant.models import Diagnosis
+from assistant.models import Diagnosis, VerifyReport
 from assistant.rulesets import RuleBook
 
 _STATUS_STYLE = {"confirmed": "bold red", "reported": "red", "suspected": "yellow"}
@@ -39,6 +39,8 @@ def render_diagnosis(console: Console, diagnosis: Diagnosis, rulebook: RuleBook)
     if diagnosis.findings:
         console.print(_findings_table(diagnosis))
         _evidence(console, diagnosis)
+    elif diagnosis.recognised and diagnosis.mode == "online":
+        console.print(Text("No cause found: every check that ran passes.", style="green"))
     if diagnosis.checks:
         console.print(_checks_table(diagnosis))
     paths = list(_admin_paths(diagnosis, rulebook))
@@ -52,6 +54,24 @@ def render_diagnosis(console: Console, diagnosis: Diagnosis, rulebook: RuleBook)
     console.print(Text("Next steps", style="bold"))
     for number, step in enumerate(diagnosis.next_steps, start=1):
         console.print(Text(f"  {number}. ").append(step))
+
+
+_VERDICT_STYLE = {"clean": "green", "action_needed": "red", "undecided": "yellow"}
+_VERDICT_TITLE = {
+    "clean": "Store side clean",
+    "action_needed": "Action needed on the store side",
+    "undecided": "Could not decide",
+}
+
+
+def render_verify(console: Console, report: VerifyReport, rulebook: RuleBook) -> None:
+    render_diagnosis(console, report, rulebook)
+    body = Text(report.reason)
+    console.print(
+        Panel(
+            body, title=_VERDICT_TITLE[report.verdict], border_style=_VERDICT_STYLE[report.verdict]
+        )
+    )
 
 
 def _findings_table(diagnosis: Diagnosis) -> Table:
@@ -121,11 +141,11 @@ def render_rules_list(console: Console, rulebook: RuleBook) -> None:
     table.add_column("file", style="dim")
     for error in rulebook.errors.values():
         table.add_row(
-            error.code,
-            error.title,
+            Text(error.code),
+            Text(error.title),
             str(len(error.patterns)),
             str(len(rulebook.rules_for(error.code))),
-            _short(error.source),
+            Text(_short(error.source)),
         )
     console.print(table)
 

@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assistant.errors import Problem, RulesetError
 from assistant.resources import builtin_dir
-from assistant.yamlio import DocumentError, load_trusted_yaml
+from assistant.yamlio import DocumentError, load_ruleset_yaml
 
 UNRECOGNIZED = "unrecognized"
 OWNERS = ("store", "amazon", "vtex_support")
@@ -75,7 +73,41 @@ RESERVED_ALIASES = frozenset(
         "get_pending_events",
     }
 )
-FACT_KINDS = frozenset({"order", "item", "check"})
+# The facts diagnose.py and checks.py assert, and their attributes: what rules can test.
+FACT_ATTRIBUTES: Mapping[str, frozenset[str]] = {
+    "order": frozenset(
+        {
+            "kind",
+            "error_code",
+            "mode",
+            "item_count",
+            "fba",
+            "has_postal_code",
+            "has_trade_policy",
+            "checks_failed",
+            "checks_undecided",
+        }
+    ),
+    "item": frozenset({"kind", "index", "known", "sku_id_is_vtex_id", "quantity"}),
+    "check": frozenset(
+        {
+            "kind",
+            "name",
+            "index",
+            "outcome",
+            "undecided",
+            "by_ref_id",
+            "vtex_sku_id",
+            "exists",
+            "negative",
+            "shortfall",
+            "stock_elsewhere",
+            "reason",
+        }
+    ),
+}
+FACT_KINDS = frozenset(FACT_ATTRIBUTES)
+MAX_DEPTH = 16
 # The alias whose matched fact makes a finding per SKU.
 ITEM_ALIAS = "item"
 EVIDENCE_FIELDS = frozenset({"sku", "sku_id", "quantity", "order_id", "error_code"})
@@ -144,7 +176,7 @@ class RuleBook:
 
 def _mentions_error(node: Any, code: str) -> bool:
     if isinstance(node, Mapping):
-        if node.get("error_code") == code:
+        if node.get("error_code") == code:  # also inside {$eq: {error_code: ...}}
             return True
         return any(_mentions_error(v, code) for v in node.values())
     if isinstance(node, list):
@@ -214,10 +246,11 @@ class _Builder:
         # finding defined in the built-in catalogue and vice versa.
         self._rule_findings: list[tuple[str, str, str]] = []
         self._error_checks: list[tuple[str, str, str]] = []
+        self._error_codes: list[tuple[str, str, Any]] = []
 
     # ---- files -----------------------------------------------------------------------------
 
-    def add_dir(self, directory: Path) -> None:
+    def add_dir(self, directory: Path, *, shipped: bool = False) -> None:
         if not directory.is_dir():
             self.report.add(str(directory), "", "is not a directory")
             return
@@ -225,23 +258,15 @@ class _Builder:
         if not files:
             self.report.add(str(directory), "", "holds no *.yaml ruleset files")
         for path in files:
-            self.add_file(path)
+            self.add_file(path, shipped=shipped)
 
-    def add_file(self, file: Path) -> None:
+    def add_file(self, file: Path, *, shipped: bool = False) -> None:
         path = str(file)
         self.sources.append(path)
         try:
-            document = load_trusted_yaml(file)
+            document = load_ruleset_yaml(file, shipped=shipped)
         except DocumentError as exc:
             self.report.add(path, "", str(exc))
-            return
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            where = f"line {mark.line + 1}" if mark else ""
-            self.report.add(path, where, f"invalid YAML: {exc.problem or exc}")
-            return
-        except yaml.YAMLError as exc:
-            self.report.add(path, "", f"invalid YAML: {exc}")
             return
         if document is None:
             self.report.add(path, "", "is empty")
@@ -350,7 +375,11 @@ class _Builder:
         title = _text(self.report, path, "error.title", spec.get("title"))
         params = _text_list(self.report, path, "error.params", spec.get("params"))
         patterns = self._patterns(path, spec.get("patterns"), code, set(params))
-        for name in _text_list(self.report, path, "error.checks", spec.get("checks")):
+        names = _text_list(self.report, path, "error.checks", spec.get("checks"))
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                self.report.add(path, f"error.checks[{index}]", f"{name!r} is listed twice")
+                continue
             self._error_checks.append((path, code, name))
         next_steps = _text_list(self.report, path, "error.next_steps", spec.get("next_steps"))
         if not next_steps:
@@ -382,10 +411,10 @@ class _Builder:
                 )
             return ()
         texts = _text_list(self.report, path, "error.patterns", value)
-        if value is not None and not texts:
-            return ()
         if not texts:
-            self.report.add(path, "error.patterns", "needs at least one pattern")
+            if not value:  # a bad entry was reported by _text_list already
+                self.report.add(path, "error.patterns", "needs at least one pattern")
+            return ()
         compiled = []
         for index, text in enumerate(texts):
             key = f"error.patterns[{index}]"
@@ -434,6 +463,12 @@ class _Builder:
                     path, f"{key}.{unsupported}", "is not supported: one finding per match"
                 )
         patterns = self._condition(path, key, spec)
+        if status == "confirmed" and "check" not in patterns.values():
+            self.report.add(
+                path,
+                f"{key}.status",
+                "only a check can confirm a cause: a confirmed rule needs a pattern of kind check",
+            )
         if finding:
             self._rule_findings.append((path, name, finding))
         if len(self.report.problems) > before or not (finding and evidence):
@@ -445,92 +480,144 @@ class _Builder:
 
     def _evidence_template(self, path: str, key: str, template: str) -> None:
         try:
-            names = {
-                fname for _, fname, _, _ in string.Formatter().parse(template) if fname is not None
-            }
+            fields = [
+                (name, spec, conversion)
+                for _, name, spec, conversion in string.Formatter().parse(template)
+                if name is not None
+            ]
         except ValueError as exc:
             self.report.add(path, key, f"bad template: {exc}")
             return
-        unknown = {
-            n
-            for n in names
-            if n.split(".")[0] not in EVIDENCE_FIELDS and not n.startswith("param_")
-        }
-        if unknown:
-            self.report.add(
-                path,
-                key,
-                f"unknown template field(s) {sorted(unknown)}; use "
-                f"{', '.join(sorted(EVIDENCE_FIELDS))} or param_<name>",
-            )
+        for name, spec, conversion in fields:
+            if spec or conversion or not _ID.match(name):
+                # Format specs, conversions and attribute/index access would fail or reach
+                # into Python objects at run time: only plain {name} fields are allowed.
+                self.report.add(path, key, f"template field {{{name}}} must be a plain name")
+            elif name not in EVIDENCE_FIELDS and not name.startswith(("param_", "check_")):
+                self.report.add(
+                    path,
+                    key,
+                    f"unknown template field {{{name}}}; use "
+                    f"{', '.join(sorted(EVIDENCE_FIELDS))}, param_<name> or check_<name>",
+                )
 
-    def _condition(self, path: str, key: str, spec: dict[str, Any]) -> set[str]:
-        """Static checks of the durable grammar that the C engine would either reject with a
-        bare error code or, worse, accept and then loop on (NOTES §3.6)."""
+    def _condition(self, path: str, key: str, spec: dict[str, Any]) -> dict[str, str]:
+        """Static checks of the durable grammar that the C engine would reject with a bare
+        error code, accept and then loop on (a pattern without a positive discriminator can
+        match the session state the engine re-asserts after every action: durable_rules
+        issues #222 and #288), or accept and silently never (or always) fire.
+        Returns alias -> fact kind."""
         groups = [k for k in ("all", "any") if k in spec]
         if len(groups) != 1:
             self.report.add(path, key, "needs exactly one of `all` or `any`")
-            return set()
+            return {}
         group = groups[0]
         patterns = spec[group]
         if not isinstance(patterns, list) or not patterns:
             self.report.add(
                 path, f"{key}.{group}", "must be a non-empty list of {alias: expression}"
             )
-            return set()
-        aliases: set[str] = set()
+            return {}
+        kinds: dict[str, str] = {}
         for index, pattern in enumerate(patterns):
             where = f"{key}.{group}[{index}]"
             if not isinstance(pattern, dict) or len(pattern) != 1:
                 self.report.add(path, where, "must be a mapping with exactly one alias")
                 continue
             ((alias, expression),) = pattern.items()
-            if not isinstance(alias, str) or "$" in alias:
-                self.report.add(path, where, "alias must be a plain name (no $not/$all groups)")
+            if not isinstance(alias, str) or not _ID.match(alias):
+                self.report.add(path, where, "alias must be a plain lower_snake_case name")
                 continue
+            where = f"{where}.{alias}"
             if alias in RESERVED_ALIASES:
-                self.report.add(
-                    path, f"{where}.{alias}", "alias collides with durable_rules' action context"
-                )
+                self.report.add(path, where, "alias collides with durable_rules' action context")
                 continue
-            aliases.add(alias)
-            self._expression(path, f"{where}.{alias}", expression)
+            if alias in kinds:
+                self.report.add(path, where, "alias used twice in one rule")
+                continue
             kind = _positive_kind(expression)
-            if kind is None:
+            if kind is None or kind not in FACT_KINDS:
                 self.report.add(
                     path,
-                    f"{where}.{alias}",
+                    where,
                     "needs a positive `kind` discriminator ({kind: order|item|check}), "
                     "else the engine can match its own state and loop",
                 )
-            elif kind not in FACT_KINDS:
+                continue
+            if (alias == ITEM_ALIAS) != (kind == "item"):
                 self.report.add(
-                    path, f"{where}.{alias}", f"kind {kind!r} is not one of {sorted(FACT_KINDS)}"
+                    path,
+                    where,
+                    "a kind: item pattern must be aliased `item` "
+                    "(one finding per SKU), and only it",
                 )
-            elif alias == ITEM_ALIAS and kind != "item":
-                self.report.add(path, f"{where}.{alias}", "the `item` alias must match kind: item")
-        return aliases
+                continue
+            if alias == ITEM_ALIAS and group == "any":
+                self.report.add(path, where, "per-SKU rules (alias `item`) need `all`, not `any`")
+                continue
+            self._expression(path, where, expression, kind, set(kinds), 0)
+            kinds[alias] = kind
+        return kinds
 
-    def _expression(self, path: str, key: str, node: Any) -> None:
-        if isinstance(node, list):
-            for index, entry in enumerate(node):
-                self._expression(path, f"{key}[{index}]", entry)
+    def _expression(
+        self, path: str, key: str, node: Any, kind: str, earlier: set[str], depth: int
+    ) -> None:
+        """One pattern's expression: operators we know, attributes the facts of `kind` have,
+        scalar values (a join names an earlier alias), bounded depth."""
+        if depth > MAX_DEPTH:
+            self.report.add(path, key, f"nested more than {MAX_DEPTH} levels deep")
             return
-        if not isinstance(node, dict):
+        if not isinstance(node, dict) or not node:
+            self.report.add(path, key, "must be a non-empty mapping")
             return
         for name, value in node.items():
-            if isinstance(name, str) and name.startswith("$") and name not in DURABLE_OPERATORS:
-                hint = (
-                    " (match messages with error.patterns instead)"
-                    if name in {"$mt", "$imt"}
-                    else ""
-                )
-                self.report.add(path, f"{key}.{name}", f"unknown durable key{hint}")
-                continue
-            if isinstance(value, list) and name not in {"$and", "$or"}:
-                self.report.add(path, f"{key}.{name}", "durable_rules takes no list values here")
-                continue
-            self._expression(path, f"{key}.{name}", value)
+            where = f"{key}.{name}"
+            if not isinstance(name, str):
+                self.report.add(path, where, "keys must be strings")
+            elif name in {"$and", "$or"}:
+                if not isinstance(value, list) or not value:
+                    self.report.add(path, where, "must be a non-empty list of expressions")
+                    continue
+                for index, part in enumerate(value):
+                    self._expression(path, f"{where}[{index}]", part, kind, earlier, depth + 1)
+            elif name in {"$eq", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"}:
+                self._expression(path, where, value, kind, earlier, depth + 1)
+            elif name in {"$iany", "$iall"}:
+                if not isinstance(value, dict) or len(value) != 1:
+                    self.report.add(path, where, "must map one array attribute to an expression")
+                    continue
+                (attribute,) = value
+                self._attribute(path, where, attribute, kind)
+            elif name.startswith("$"):
+                hint = " (match messages with error.patterns)" if name in {"$mt", "$imt"} else ""
+                self.report.add(path, where, f"unknown durable key{hint}")
+            else:
+                self._attribute(path, where, name, kind)
+                self._value(path, where, name, value, earlier)
+
+    def _attribute(self, path: str, key: str, attribute: str, kind: str) -> None:
+        if attribute not in FACT_ATTRIBUTES[kind]:
+            self.report.add(
+                path,
+                key,
+                f"a {kind} fact has no attribute {attribute!r} "
+                f"(it has: {', '.join(sorted(FACT_ATTRIBUTES[kind]))})",
+            )
+
+    def _value(self, path: str, key: str, attribute: str, value: Any, earlier: set[str]) -> None:
+        if isinstance(value, dict):
+            # A join: {attribute: {earlier_alias: its_attribute}}.
+            if len(value) == 1 and next(iter(value)) in earlier:
+                return
+            self.report.add(
+                path,
+                key,
+                "a value must be a scalar, or {alias: attribute} naming an earlier pattern's alias",
+            )
+        elif value is None or isinstance(value, list):
+            self.report.add(path, key, "a value must be a string, number or boolean")
+        elif attribute == "error_code":
+            self._error_codes.append((path, key, value))
 
     # ---- cross references ---------------------------------------------------------------------
 
@@ -538,6 +625,9 @@ class _Builder:
         for path, rule, finding in self._rule_findings:
             if finding not in self.findings:
                 self.report.add(path, f"rules.{rule}.finding", f"unknown finding code {finding!r}")
+        for path, key, code in self._error_codes:
+            if code not in self.errors:
+                self.report.add(path, key, f"unknown error code {code!r}")
         for path, code, check in self._error_checks:
             if check not in self.checks:
                 self.report.add(path, "error.checks", f"unknown check {check!r} (error {code})")
@@ -576,8 +666,11 @@ def _positive_kind(expression: Any) -> str | None:
 def load_rulebook(extra_dirs: Sequence[Path] = ()) -> RuleBook:
     """The built-in rulesets plus a user's folders; raises RulesetError listing every problem."""
     builder = _Builder()
-    builder.add_dir(builtin_dir("rulesets"))
+    shipped = builtin_dir("rulesets")
+    builder.add_dir(shipped, shipped=True)
+    seen = {shipped.resolve()}
     for directory in extra_dirs:
-        if directory.resolve() != builtin_dir("rulesets").resolve():
+        if directory.resolve() not in seen:  # the same folder twice is one folder
+            seen.add(directory.resolve())
             builder.add_dir(directory)
     return builder.finish()

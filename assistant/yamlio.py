@@ -28,12 +28,12 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.MarkedYAMLError(
-                None, None, "aliases are not allowed in order files", event.start_mark
+                None, None, "YAML aliases are not allowed here", event.start_mark
             )
         event = self.peek_event()  # type: ignore[no-untyped-call]
         if getattr(event, "anchor", None):
             raise yaml.MarkedYAMLError(
-                None, None, "anchors are not allowed in order files", event.start_mark
+                None, None, "YAML anchors are not allowed here", event.start_mark
             )
         return super().compose_node(parent, index)
 
@@ -134,7 +134,18 @@ def parse_document(text: str, hint: str) -> Any:
             raise json_error from None
 
 
-def load_trusted_yaml(path: Path) -> Any:
-    """Our own declarative files (and a user's rulesets): the fast C loader when present."""
+def load_ruleset_yaml(path: Path, *, shipped: bool) -> Any:
+    """A ruleset file. The shipped ones take the fast C loader (start-up time); a user's
+    folder gets the same alias-refusing loader as order files, so an alias bomb in it is
+    refused instead of expanded. Raises DocumentError with the line."""
+    text = decode(read_file_capped(path))
+    if not shipped:
+        return parse_yaml(text)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(decode(read_file_capped(path)), Loader=loader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "malformed"
+        raise DocumentError(f"invalid YAML{where}: {problem}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -288,3 +289,77 @@ def test_no_color_turns_colours_off_even_when_forced(env: dict[str, str], colour
     result = runner.invoke(app, ["diagnose", str(EXAMPLES / "sku_inactive.yaml")])
     assert result.exit_code == 0
     assert bool(_COLOUR_CODE.search(result.stdout)) is coloured
+
+
+def test_closed_stdin_is_an_input_error() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "diagnose", "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=60,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert result.returncode == 2
+    assert "<stdin>" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_that_cannot_be_written_exits_2_without_a_traceback() -> None:
+    import subprocess
+    import sys
+
+    with Path("/dev/full").open("w") as full:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "assistant",
+                "diagnose",
+                str(EXAMPLES / "sku_inactive.json"),
+                "--json",
+                "--offline",
+            ],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert "could not write the output" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_decomposed_unicode_message_is_recognised(run_cli: RunCli) -> None:
+    import unicodedata
+
+    message = unicodedata.normalize("NFD", "SKU sem política comercial vinculada")
+    result = run_cli("diagnose", "--order-id", "1", "-m", message, "--json", "--offline")
+    assert json.loads(result.stdout)["error"]["code"] == "sku_without_trade_policy"
+
+
+@pytest.mark.parametrize(
+    ("sku", "detail"),
+    [
+        ("0", "'0' has leading zeros"),
+        ("0123", "'0123' has leading zeros"),
+        ("99999999999", "is larger than 2147483647"),
+        ("\u0661\u0662\u0663", "is not an integer"),
+    ],
+)
+def test_sku_id_format_explains_why_an_id_is_not_a_vtex_id(
+    run_cli: RunCli, sku: str, detail: str
+) -> None:
+    message = "Sku in order don't belong to a VTEX Store, sku id it's not an integer"
+    result = run_cli(
+        "diagnose", "--order-id", "1", "-m", message, "--sku", sku, "--json", "--offline"
+    )
+    checks = json.loads(result.stdout)["checks"]
+    (format_check,) = [c for c in checks if c["name"] == "sku_id_format"]
+    assert format_check["outcome"] == "fail"
+    assert detail in format_check["detail"]

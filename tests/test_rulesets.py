@@ -52,7 +52,7 @@ rules:
       - order: {$and: [{kind: order}, {$imt: {message: '.*inativo.*'}}]}
 """,
         "rules.r_regex.all[0].order.$and[1].$imt",
-        "error.patterns instead",
+        "error.patterns",
     ),
     "duplicate-error-code": (
         """
@@ -107,6 +107,67 @@ error:
         "named groups",
     ),
     "unknown-top-level-key": ("rulez: {}\n", "rulez", "unknown key"),
+    "item-alias-in-any": (
+        GOOD_RULE.format(name="r_any").replace("    all:\n", "    any:\n")
+        + "      - item: {kind: item}\n",
+        "rules.r_any.any[1].item",
+        "need `all`",
+    ),
+    "item-kind-under-another-alias": (
+        GOOD_RULE.format(name="r_alias") + "      - sku: {kind: item}\n",
+        "rules.r_alias.all[1].sku",
+        "must be aliased `item`",
+    ),
+    "evidence-format-spec": (
+        GOOD_RULE.format(name="r_fmt").replace('"a test rule"', '"{quantity:d}"'),
+        "rules.r_fmt.evidence",
+        "must be a plain name",
+    ),
+    "evidence-attribute-access": (
+        GOOD_RULE.format(name="r_attr").replace('"a test rule"', '"{sku.__class__}"'),
+        "rules.r_attr.evidence",
+        "must be a plain name",
+    ),
+    "misspelled-attribute": (
+        GOOD_RULE.format(name="r_typo").replace("{error_code: sku_inactive}", "{eror_code: x}"),
+        "rules.r_typo.all[0].order.$and[1].eror_code",
+        "has no attribute 'eror_code'",
+    ),
+    "null-value": (
+        GOOD_RULE.format(name="r_null").replace("{error_code: sku_inactive}", "{error_code: null}"),
+        "rules.r_null.all[0].order.$and[1].error_code",
+        "must be a string, number or boolean",
+    ),
+    "and-not-a-list": (
+        GOOD_RULE.format(name="r_andx").replace(
+            "{$and: [{kind: order}, {error_code: sku_inactive}]}", "{kind: order, $and: x}"
+        ),
+        "rules.r_andx.all[0].order.$and",
+        "non-empty list",
+    ),
+    "unknown-error-code-value": (
+        GOOD_RULE.format(name="r_code").replace("error_code: sku_inactive", "error_code: nope"),
+        "rules.r_code.all[0].order.$and[1].error_code",
+        "unknown error code 'nope'",
+    ),
+    "confirmed-without-a-check": (
+        GOOD_RULE.format(name="r_conf").replace("status: suspected", "status: confirmed"),
+        "rules.r_conf.status",
+        "only a check can confirm",
+    ),
+    "empty-patterns": (
+        "error:\n  code: no_patterns\n  title: t\n  patterns: []\n  next_steps: [x]\n",
+        "error.patterns",
+        "needs at least one pattern",
+    ),
+    "alias-bomb": (
+        "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"a{n}: &a{n} [*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}]\n" for n in range(1, 9)
+        ),
+        "",
+        "anchors are not allowed",
+    ),
     "duplicate-rule-name": (
         GOOD_RULE.format(name="inactive_sku_reported"),
         "rules.inactive_sku_reported",
@@ -219,3 +280,48 @@ def test_a_new_error_type_needs_only_yaml(run_cli: RunCli) -> None:
 def test_custom_rules_folder_validates(run_cli: RunCli) -> None:
     result = run_cli("rules", "validate", str(CUSTOM))
     assert result.exit_code == 0, result.stderr
+
+
+def test_deep_nesting_is_reported_not_a_recursion_error(run_cli: RunCli, tmp_path: Path) -> None:
+    expression = "{kind: order}"
+    for _ in range(300):
+        expression = "{$and: [" + expression + "]}"
+    rule = GOOD_RULE.format(name="r_deep").replace(
+        "{$and: [{kind: order}, {error_code: sku_inactive}]}", expression
+    )
+    (tmp_path / "deep.yaml").write_text(rule, "utf-8")
+    result = run_cli("rules", "validate", str(tmp_path))
+    assert result.exit_code == 2
+    assert "levels deep" in result.stderr or "invalid YAML" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_markup_in_a_title_is_printed_literally(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "markup.yaml").write_text(
+        "error:\n  code: markup_title\n  title: '[/]oops [bold]x'\n  patterns: ['markup']\n"
+        "  next_steps: [x]\n",
+        "utf-8",
+    )
+    result = run_cli("rules", "list", "--rules-dir", str(tmp_path))
+    assert result.exit_code == 0
+    assert "[/]oops [bold]x" in result.stdout
+
+
+def test_several_problems_print_one_per_line_in_diagnose(run_cli: RunCli, tmp_path: Path) -> None:
+    for case in ("unknown-finding", "pattern-does-not-compile"):
+        (tmp_path / f"{case}.yaml").write_text(BROKEN[case][0], "utf-8")
+    result = run_cli(
+        "diagnose",
+        "--order-id",
+        "1",
+        "-m",
+        "x",
+        "--rules-dir",
+        str(tmp_path),
+        "--rules-dir",
+        str(tmp_path),
+    )
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2  # the folder given twice is read once
+    assert all(line.startswith("error: ") for line in lines)

@@ -1,13 +1,11 @@
 """VTEX: the read-only API client (the only HTTP in order-assistant) and its response models."""
 
+from assistant.errors import VtexApiError, VtexConfigError, VtexPermissionError
 from assistant.vtex.client import (
     DEFAULT_ENVIRONMENT,
     RateLimiter,
-    VtexApiError,
     VtexClient,
     VtexConfig,
-    VtexConfigError,
-    VtexPermissionError,
     parse_retry_after,
 )
 from assistant.vtex.models import (

@@ -36,7 +36,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from assistant import __version__
-from assistant.errors import EXIT_UNDECIDED, EXIT_USAGE, AssistantError
+from assistant.errors import VtexApiError, VtexConfigError, VtexPermissionError
 from assistant.vtex.models import (
     Affiliate,
     Dock,
@@ -54,43 +54,6 @@ DEFAULT_ENVIRONMENT = "vtexcommercestable"
 JSON = "application/json"
 
 T = TypeVar("T")
-
-
-# ---- errors ----------------------------------------------------------------------------------
-
-
-class VtexConfigError(AssistantError):
-    exit_code = EXIT_USAGE
-
-
-class VtexApiError(AssistantError):
-    """A VTEX call failed, so the check that needed it could not run."""
-
-    exit_code = EXIT_UNDECIDED
-
-    def __init__(self, method: str, path: str, problem: str, status: int | None = None) -> None:
-        self.method = method
-        self.path = path
-        self.status = status
-        super().__init__(f"VTEX {method} {path}: {problem}")
-
-
-class VtexPermissionError(VtexApiError):
-    def __init__(self, method: str, path: str, status: int, resource: str | None) -> None:
-        self.resource = resource
-        if resource is None:
-            # The simulation is a `pub` route: its spec lists no resource.
-            need = "this public route needs no License Manager resource; check the account"
-        else:
-            need = f"the API key needs the License Manager resource {resource}"
-        if status == 401:
-            problem = (
-                "401, the API key pair was not accepted "
-                f"(check VTEX_APP_KEY and VTEX_APP_TOKEN); {need}"
-            )
-        else:
-            problem = f"{status}, permission denied: {need}"
-        super().__init__(method, path, problem, status)
 
 
 # ---- configuration ---------------------------------------------------------------------------

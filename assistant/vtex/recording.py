@@ -1,0 +1,203 @@
+"""Record every VTEX exchange of a run, and replay a run from such a recording without network.
+
+A support engineer can then reproduce an operator's online diagnosis exactly. A recording
+holds, per exchange: method, path with query, request body, status, content type and response
+body. Request headers (where the key pair travels) are never stored, and any occurrence of the
+key or token in a response body is blanked, so a recording can be attached to a ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from assistant.errors import VtexConfigError
+from assistant.vtex.client import VtexClient, VtexConfig
+
+FORMAT = "order-assistant-recording"
+VERSION = 1
+_REDACTED = "***"
+
+
+# What a replayed client pretends to be: a loopback base URL never reached (the transport
+# answers), and a key pair that is not anyone's.
+def _replay_config() -> VtexConfig:
+    return VtexConfig(
+        account="replay",
+        app_key="replay",
+        app_token="replay",
+        base_url_override="http://127.0.0.1",
+    )
+
+
+class NotInRecording(httpx.TransportError):
+    """The replayed run asked for something the recorded run did not."""
+
+
+def _request_key(method: str, path: str, body: Any) -> str:
+    return json.dumps([method.upper(), path, body], sort_keys=True)
+
+
+def _path_of(url: httpx.URL) -> str:
+    query = url.query.decode("ascii") if url.query else ""
+    return url.raw_path.decode("ascii").split("?", 1)[0] + (f"?{query}" if query else "")
+
+
+def _json_or_text(content: bytes) -> Any:
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", "replace")
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Passes requests to `inner` and keeps each exchange, secrets blanked."""
+
+    def __init__(self, inner: httpx.BaseTransport, secrets: Iterable[str]) -> None:
+        self.inner = inner
+        self.secrets = [secret for secret in secrets if secret]
+        self.exchanges: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        content = response.read()
+        exchange = {
+            "method": request.method,
+            "path": _path_of(request.url),
+            "request_body": _json_or_text(request.content),
+            "status": response.status_code,
+            "content_type": response.headers.get("content-type"),
+            "retry_after": response.headers.get("retry-after"),
+            "body": self._blank(content.decode("utf-8", "replace")),
+        }
+        with self._lock:
+            self.exchanges.append(exchange)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
+
+    def _blank(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, _REDACTED)
+        return text
+
+    def save(self, path: Path) -> None:
+        document = {"format": FORMAT, "version": VERSION, "exchanges": self.exchanges}
+        write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class ReplayTransport(httpx.BaseTransport):
+    """Answers from a recording; repeated requests get the recorded answers in order."""
+
+    def __init__(self, exchanges: Iterable[Mapping[str, Any]]) -> None:
+        self._answers: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for exchange in exchanges:
+            key = _request_key(exchange["method"], exchange["path"], exchange.get("request_body"))
+            self._answers[key].append(exchange)
+        self._served: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_file(cls, path: Path) -> ReplayTransport:
+        try:
+            document = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise VtexConfigError(f"{path}: no such recording") from None
+        except (OSError, ValueError) as exc:
+            raise VtexConfigError(f"{path}: not a readable recording ({exc})") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise VtexConfigError(f"{path}: not an order-assistant recording")
+        if document.get("version") != VERSION:
+            raise VtexConfigError(
+                f"{path}: recording version {document.get('version')!r} "
+                f"is not supported (expected {VERSION})"
+            )
+        exchanges = document.get("exchanges")
+        if not isinstance(exchanges, list) or not all(
+            isinstance(e, dict) and {"method", "path", "status"} <= e.keys() for e in exchanges
+        ):
+            raise VtexConfigError(f"{path}: exchanges: must be a list of recorded requests")
+        return cls(exchanges)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        key = _request_key(request.method, _path_of(request.url), _json_or_text(request.content))
+        with self._lock:
+            answers = self._answers.get(key)
+            if not answers:
+                raise NotInRecording(f"{request.method} {_path_of(request.url)}", request=request)
+            position = min(self._served[key], len(answers) - 1)
+            self._served[key] += 1
+        answer = answers[position]
+        headers = {
+            k: v
+            for k in ("content-type", "retry-after")
+            if (v := answer.get(k.replace("-", "_"))) is not None
+        }
+        return httpx.Response(
+            int(answer["status"]),
+            headers=headers,
+            content=(answer.get("body") or "").encode("utf-8"),
+            request=request,
+        )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def credentials_configured(env: Mapping[str, str]) -> bool:
+    """Online mode is on when any VTEX credential variable is set (a partial setup is then
+    reported as an error rather than silently running offline)."""
+    names = ("VTEX_ACCOUNT", "VTEX_APP_KEY", "VTEX_APP_TOKEN", "VTEX_BASE_URL")
+    return any(env.get(name) for name in names)
+
+
+def open_client(
+    env: Mapping[str, str],
+    *,
+    record: Path | None = None,
+    replay: Path | None = None,
+    **client_options: Any,
+) -> tuple[VtexClient, RecordingTransport | None]:
+    """The client for an online run: live (optionally recorded) or replayed from a file."""
+    if replay is not None:
+        transport: httpx.BaseTransport = ReplayTransport.from_file(replay)
+        # A replay answers at once and exactly as recorded: no waits, no retries of its own.
+        client = VtexClient(
+            _replay_config(),
+            transport=transport,
+            max_retries=0,
+            requests_per_second=1e9,
+            burst=1_000_000,
+        )
+        return client, None
+    config = VtexConfig.from_env(env)
+    recorder = None
+    transport = httpx.HTTPTransport()
+    if record is not None:
+        recorder = RecordingTransport(transport, [config.app_key, config.app_token])
+        transport = recorder
+    return VtexClient(config, transport=transport, **client_options), recorder
