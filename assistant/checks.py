@@ -150,10 +150,20 @@ class Checker:
                 name, index, sku_id, "skipped", skip.detail, undecided=not skip.blocked
             )
         except VtexApiError as exc:
-            return CheckResult(name, index, sku_id, "error", exc.message, undecided=True)
+            return CheckResult(
+                name, index, sku_id, "error", self._redact(exc.message), undecided=True
+            )
         return CheckResult(
-            name, index, sku_id, observation.outcome, observation.detail, facts=observation.facts
+            name,
+            index,
+            sku_id,
+            observation.outcome,
+            self._redact(observation.detail),
+            facts=observation.facts,
         )
+
+    def _redact(self, text: str) -> str:
+        return self.client.redact(text) if self.client is not None else text
 
     def _call(self, function: Callable[..., Any], *args: Any) -> Any:
         """Each lookup once per order, its failure included: a later check that needs the same
@@ -192,15 +202,17 @@ class Checker:
             level1 += [(client.get_inventory, (sku,)) for sku in ids if is_vtex_sku_id(sku)]
         self._fetch_all(level1)
         level2: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
-        trade_policy = self._quiet(self._trade_policy_id)
-        if names & _NEEDS_TRADE_POLICY and trade_policy:
-            level2.append((client.get_trade_policy, (trade_policy,)))
-        for index in range(len(ids)):
-            sku = self._quiet(lambda i=index: self._sku(i))
-            if sku is not None and names & _NEEDS_PRODUCT_POLICIES:
-                level2.append((client.get_product_sales_policies, (sku.ProductId,)))
-            if sku is not None and names & _NEEDS_LOGISTICS:
-                level2.append((client.get_inventory, (sku.Id,)))
+        if names & _NEEDS_TRADE_POLICY:
+            trade_policy = self._quiet(self._trade_policy_id)
+            if trade_policy:
+                level2.append((client.get_trade_policy, (trade_policy,)))
+        if names & (_NEEDS_PRODUCT_POLICIES | _NEEDS_LOGISTICS):
+            for index in range(len(ids)):
+                sku = self._quiet(lambda i=index: self._sku(i))
+                if sku is not None and names & _NEEDS_PRODUCT_POLICIES:
+                    level2.append((client.get_product_sales_policies, (sku.ProductId,)))
+                if sku is not None and names & _NEEDS_LOGISTICS:
+                    level2.append((client.get_inventory, (sku.Id,)))
         self._fetch_all(level2)
 
     def _fetch_all(self, calls: Iterable[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:

@@ -275,21 +275,21 @@ def judge(diagnosis: Diagnosis) -> tuple[Verdict, str]:
         errored = [c.name for c in diagnosis.checks if c.outcome == "error"]
         why = f"; checks that could not run: {', '.join(sorted(set(errored)))}" if errored else ""
         return "undecided", f"store-side cause not checked: {', '.join(open_causes)}{why}"
-    elsewhere = sorted({f.owner for f in diagnosis.findings if f.status == "confirmed"})
-    if "amazon" in elsewhere:
+    owners = {f.owner for f in diagnosis.findings}
+    if "amazon" in owners:
         return "clean", "the store side is clean: the fault is Amazon's (contact Amazon)"
-    if "vtex_support" in elsewhere:
+    if "vtex_support" in owners:
         return "clean", "the store side is clean: open a VTEX support ticket with the evidence"
     return "clean", "every check passes: nothing on the store side blocks the order; reprocess it"
 
 
 def diagnosis_exit_code(diagnosis: Diagnosis) -> int:
-    """0 when diagnosed; 3 when the message is unknown, or a check the answer depends on (its
-    cause is still suspected) could not run."""
+    """0 when diagnosed; 3 when the message is unknown, or a check the answer depends on could
+    not run (a cause is still only suspected or reported)."""
     if not diagnosis.recognised:
         return EXIT_UNDECIDED
     errored = any(check.outcome == "error" for check in diagnosis.checks)
-    if errored and any(finding.status == "suspected" for finding in diagnosis.findings):
+    if errored and any(finding.status != "confirmed" for finding in diagnosis.findings):
         return EXIT_UNDECIDED
     return EXIT_OK
 

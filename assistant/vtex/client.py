@@ -331,6 +331,12 @@ class VtexClient:
     def __repr__(self) -> str:
         return f"VtexClient(account={self.config.account!r}, base_url={self.config.base_url!r})"
 
+    def redact(self, text: str) -> str:
+        """Text built from VTEX responses, with the key pair blanked should a response echo it."""
+        for secret in (self.config.app_token, self.config.app_key):
+            text = text.replace(secret, "***")
+        return text
+
     def close(self) -> None:
         self._http.close()
 
