@@ -219,6 +219,10 @@ class Checker:
         pending = [(f, a) for f, a in calls if (f.__name__, *a) not in self._memo]
         if not pending:
             return
+        if self.workers <= 1:  # bulk triage: the concurrency is across orders
+            for function, args in pending:
+                self._quiet(self._call, function, *args)
+            return
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             for future in [pool.submit(self._quiet, self._call, f, *a) for f, a in pending]:
                 future.result()

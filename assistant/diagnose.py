@@ -8,6 +8,7 @@ put back into the findings afterwards.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -105,32 +106,52 @@ class Diagnoser:
             }
         )
         self._cache: OrderedDict[str, list[Hit]] = OrderedDict()
+        self._classified: dict[str, Classification] = {}
+        # Bulk triage diagnoses from several threads; the caches are shared.
+        self._lock = threading.Lock()
         self.evaluations = 0
 
     def evaluate(self, facts: list[dict[str, Any]]) -> list[Hit]:
         if not self.use_cache:
-            self.evaluations += 1
+            with self._lock:
+                self.evaluations += 1
             return self.engine.evaluate(facts)
         facts = [{k: v for k, v in fact.items() if k in self._relevant} for fact in facts]
         key = json.dumps(facts, sort_keys=True)
-        hits = self._cache.get(key)
-        if hits is None:
+        with self._lock:
+            hits = self._cache.get(key)
+            if hits is not None:
+                self._cache.move_to_end(key)
+                return hits
+        hits = self.engine.evaluate(facts)  # the engine has its own lock
+        with self._lock:
             self.evaluations += 1
-            hits = self.engine.evaluate(facts)
             self._cache[key] = hits
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
         return hits
 
-    def diagnose(self, context: OrderContext, client: VtexClient | None = None) -> Diagnosis:
-        """Offline without a client; online, the error's checks ask VTEX's read-only APIs."""
+    def classify(self, message: str) -> Classification:
+        """Classification per distinct message text: a backlog repeats a handful of them."""
+        found = self._classified.get(message)
+        if found is None:
+            found = classify(message, self.rulebook)
+            with self._lock:
+                if len(self._classified) >= _CACHE_SIZE:
+                    self._classified.clear()
+                self._classified[message] = found
+        return found
+
+    def diagnose(
+        self, context: OrderContext, client: VtexClient | None = None, *, workers: int = 8
+    ) -> Diagnosis:
+        """Offline without a client; online, the error's checks ask VTEX's read-only APIs,
+        `workers` lookups at a time."""
         mode: Mode = "online" if client is not None else "offline"
-        classification = classify(context.error_message, self.rulebook)
+        classification = self.classify(context.error_message)
         error_spec = self.rulebook.errors[classification.code]
         scopes = {name: self.rulebook.checks[name].scope for name in error_spec.checks}
-        checks = Checker(context, client, params=classification.params).run(
+        checks = Checker(context, client, params=classification.params, workers=workers).run(
             error_spec.checks, scopes
         )
         facts = [

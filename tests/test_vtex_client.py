@@ -579,10 +579,13 @@ def test_the_cache_holds_across_threads(client: VtexClient, vtex: respx.MockRout
     assert all(r == results[0] for r in results)
 
 
-def test_the_simulation_is_not_cached(client: VtexClient, vtex: respx.MockRouter) -> None:
+def test_the_same_simulation_is_sent_once(client: VtexClient, vtex: respx.MockRouter) -> None:
+    # A read-only POST: a backlog of identical orders asks for it once.
     route = vtex.post(SIMULATION_PATH).respond(json=load("simulation.json"))
     simulate(client)
     simulate(client)
+    assert route.call_count == 1
+    client.simulate([SimulationItem(id="2", quantity=1, seller="1")], "12345-000", "BRA", "1")
     assert route.call_count == 2
 
 
