@@ -320,6 +320,89 @@ def verify(
     raise typer.Exit(VERDICT_EXIT_CODES[report.verdict])
 
 
+@app.command()
+def triage(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Export of failed orders: CSV, JSON Lines (.jsonl) or Excel (.xlsx).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            help="Map a field to your export's header: FIELD=HEADER (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    online: Annotated[
+        bool | None,
+        typer.Option(
+            "--online/--offline",
+            help="Check with VTEX's read-only APIs. Default: online when VTEX credentials are set.",
+            show_default=False,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=32, help="Orders checked at a time online.")
+    ] = 8,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON document on stdout: orders, bad_rows and summary."),
+    ] = False,
+    csv_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Also write one row per order and finding to this CSV file.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    rules_dir: RulesDirs = None,
+) -> None:
+    """Diagnose a backlog of failed orders at once and say what blocks how many.
+
+    Exit codes: 0 nothing on the store side blocks any order, 1 a store-side cause remains,
+    2 bad input (some rows were bad: reported and skipped), 3 some orders could not be decided,
+    130 interrupted (the partial summary is printed).
+    """
+    from assistant.bulk import parse_column_mapping, read_orders
+    from assistant.errors import EXIT_INTERRUPTED
+    from assistant.report import TriageWriter
+    from assistant.triage import Summary
+    from assistant.triage import triage as run_triage
+
+    summary = Summary()
+    with _user_errors():
+        columns = parse_column_mapping(column or [])
+        rows = read_orders(file, columns)
+        diagnoser = _diagnoser(rules_dir)
+        with (
+            _vtex(online, None, None) as client,
+            TriageWriter(
+                sys.stdout,
+                _stderr(),
+                summary,
+                json_output=json_output,
+                csv_path=csv_out,
+                online=client is not None,
+            ) as writer,
+        ):
+            try:
+                for result in run_triage(rows, diagnoser, client, concurrency=concurrency):
+                    summary.add(result)
+                    writer.write(result)
+            except KeyboardInterrupt:
+                summary.interrupted = True
+        if summary.interrupted:
+            raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(summary.exit_code())
+
+
 @rules_app.command("list")
 def rules_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

@@ -107,6 +107,7 @@ class Diagnoser:
         )
         self._cache: OrderedDict[str, list[Hit]] = OrderedDict()
         self._classified: dict[str, Classification] = {}
+        self._offline_cache: dict[tuple[Any, ...], Diagnosis] = {}
         # Bulk triage diagnoses from several threads; the caches are shared.
         self._lock = threading.Lock()
         self.evaluations = 0
@@ -147,6 +148,37 @@ class Diagnoser:
     ) -> Diagnosis:
         """Offline without a client; online, the error's checks ask VTEX's read-only APIs,
         `workers` lookups at a time."""
+        if client is None and self.use_cache:
+            return self._offline(context)
+        return self._diagnose(context, client, workers)
+
+    def _offline(self, context: OrderContext) -> Diagnosis:
+        """Offline, the diagnosis depends on the context but for its order id: a backlog repeats
+        the same (message, SKUs, quantities) many times, so each signature is diagnosed once."""
+        key = (
+            context.error_message,
+            context.is_fba,
+            context.sales_channel,
+            context.affiliate_id,
+            context.postal_code,
+            context.country,
+            context.seller_id,
+            tuple((item.sku_id, item.quantity, item.seller_sku) for item in context.items),
+        )
+        found = self._offline_cache.get(key)
+        if found is None:
+            found = self._diagnose(context, None, 1)
+            with self._lock:
+                if len(self._offline_cache) >= _CACHE_SIZE:
+                    self._offline_cache.clear()
+                self._offline_cache[key] = found
+        if found.order_id == context.order_id:
+            return found
+        return found.model_copy(update={"order_id": context.order_id})
+
+    def _diagnose(
+        self, context: OrderContext, client: VtexClient | None, workers: int
+    ) -> Diagnosis:
         mode: Mode = "online" if client is not None else "offline"
         classification = self.classify(context.error_message)
         error_spec = self.rulebook.errors[classification.code]

@@ -32,6 +32,9 @@ _MESSAGE_WHITESPACE = {"\t", "\n", "\r"}
 
 
 def _first_refused_char(value: str, allowed: set[str]) -> str | None:
+    if value.isprintable():
+        # Fast path (C): a printable string holds none of the refused categories.
+        return None
     for char in value:
         if char not in allowed and unicodedata.category(char) in _REFUSED_CATEGORIES:
             return char

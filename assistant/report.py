@@ -6,15 +6,25 @@ interpolated into markup, so a message containing `[bold]` prints as itself.
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from assistant.errors import InputError
 from assistant.models import Diagnosis, VerifyReport
 from assistant.rulesets import RuleBook
+
+if TYPE_CHECKING:
+    from assistant.bulk import BadRow
+    from assistant.triage import Summary, Triaged
 
 _STATUS_STYLE = {"confirmed": "bold red", "reported": "red", "suspected": "yellow"}
 _OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "error": "magenta", "skipped": "dim"}
@@ -193,3 +203,141 @@ def _short(path: str) -> str:
     """Show ruleset files relative to their folder: absolute paths mean nothing to a reader."""
     parts = path.replace("\\", "/").split("/")
     return "/".join(parts[-2:])
+
+
+# ---- triage --------------------------------------------------------------------------------
+
+_MAX_BAD_ROWS_SHOWN = 50
+_MAX_BAD_ROWS_KEPT = 1000
+
+
+class TriageWriter:
+    """Streams triage results: JSON orders (or nothing) to stdout as they come, CSV rows to a
+    file, bad rows and a progress counter to stderr; the summary when the run ends (also when
+    it was interrupted)."""
+
+    def __init__(
+        self,
+        stdout: TextIO,
+        errors: Console,
+        summary: Summary,
+        *,
+        json_output: bool,
+        csv_path: Path | None,
+        online: bool,
+    ) -> None:
+        self.stdout = stdout
+        self.errors = errors
+        self.summary = summary
+        self.json_output = json_output
+        self.csv_path = csv_path
+        self.mode = "online" if online else "offline"
+        self._first = True
+        self._bad_rows: list[dict[str, Any]] = []
+        self._csv_file: TextIO | None = None
+        self._csv: Any = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> TriageWriter:
+        if self.csv_path is not None:
+            from assistant.triage import CSV_COLUMNS
+
+            try:
+                self._csv_file = self.csv_path.open("w", newline="", encoding="utf-8")
+            except OSError as exc:
+                raise InputError(
+                    str(self.csv_path), f"cannot be written ({exc.strerror})"
+                ) from None
+            self._csv = csv.writer(self._csv_file)
+            self._csv.writerow(CSV_COLUMNS)
+        if self.json_output:
+            self.stdout.write(f'{{\n"schema_version": 1,\n"mode": "{self.mode}",\n"orders": [\n')
+        if self.errors.is_terminal:  # no progress bar in pipes, files and CI logs
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.completed} orders"),
+                TimeElapsedColumn(),
+                console=self.errors,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("triage", total=None)
+        return self
+
+    def write(self, result: Triaged | BadRow) -> None:
+        from assistant.bulk import BadRow
+        from assistant.triage import csv_rows
+
+        if isinstance(result, BadRow):
+            self._bad_row(result)
+        else:
+            if self.json_output:
+                # The order's diagnosis as `diagnose --json` prints it, with its row number
+                # first (pydantic's serializer is far faster than dumping a dict).
+                entry = f'{{"row": {result.order.row}, ' + result.diagnosis.model_dump_json()[1:]
+                self.stdout.write(("" if self._first else ",\n") + entry)
+                self._first = False
+            if self._csv is not None:
+                self._csv.writerows(csv_rows(result))
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)
+
+    def _bad_row(self, bad: BadRow) -> None:
+        if self.summary.bad_rows <= _MAX_BAD_ROWS_SHOWN:
+            self.errors.print(Text("warning: ", style="yellow").append(str(bad)), soft_wrap=True)
+        if len(self._bad_rows) < _MAX_BAD_ROWS_KEPT:
+            self._bad_rows.append({"row": bad.row, "field": bad.field, "problem": bad.problem})
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        if self._csv_file is not None:
+            self._csv_file.close()
+        hidden = self.summary.bad_rows - _MAX_BAD_ROWS_SHOWN
+        if hidden > 0:
+            self.errors.print(f"warning: {hidden} more bad row(s) not shown", soft_wrap=True)
+        if self.json_output:
+            tail = {"bad_rows": self._bad_rows, "summary": self.summary.as_dict()}
+            self.stdout.write("\n],\n" + json.dumps(tail, indent=1)[1:-1].strip() + "\n}\n")
+        else:
+            render_triage_summary(Console(highlight=False), self.summary)
+
+
+def render_triage_summary(console: Console, summary: Summary) -> None:
+    status = " (interrupted: partial)" if summary.interrupted else ""
+    console.print(
+        Text(
+            f"{summary.orders} orders triaged{status}: {summary.blocked_on_store} blocked on the "
+            f"store side, {summary.undecided} undecided, {summary.bad_rows} bad row(s) skipped",
+            style="bold",
+        )
+    )
+    for title, counts in (
+        ("Orders by error", summary.by_error),
+        ("Orders by finding", summary.by_finding),
+    ):
+        if counts:
+            table = Table(title=title, title_justify="left")
+            table.add_column("code", style="cyan")
+            table.add_column("orders", justify="right")
+            table.add_column("share", justify="right")
+            for code, count in counts.most_common():
+                share = f"{100 * count / summary.orders:.1f}%" if summary.orders else "–"
+                table.add_row(Text(code), str(count), share)
+            console.print(table)
+    top = summary.top_skus()
+    if top:
+        table = Table(title="Top SKUs to fix (store side)", title_justify="left")
+        for column in ("SKU", "orders blocked", "units", "findings"):
+            table.add_column(
+                column, justify="right" if column in {"orders blocked", "units"} else "left"
+            )
+        for sku_id, load in top:
+            table.add_row(
+                Text(sku_id),
+                str(load.orders),
+                str(load.units),
+                Text(", ".join(sorted(load.findings))),
+            )
+        console.print(table)

@@ -1,0 +1,191 @@
+"""Bulk triage: a backlog of failed orders diagnosed in one pass, and what blocks how many.
+
+Orders stream in (assistant.bulk) and results stream out, in input order, so memory stays
+bounded whatever the file size. Online, one client serves the whole run: its cache makes each
+distinct lookup one request (a SKU shared by 500 orders is fetched once; docks, warehouses,
+affiliate and trade policy once per run), and `concurrency` orders are checked at a time with
+one lookup each in flight, so at most `concurrency` requests are ever in flight. Offline, the
+Diagnoser's caches evaluate each distinct (message, situation) once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from assistant.bulk import BadRow, BulkOrder
+from assistant.errors import EXIT_ACTION_NEEDED, EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE
+from assistant.models import Diagnosis
+
+if TYPE_CHECKING:
+    from assistant.diagnose import Diagnoser
+    from assistant.vtex import VtexClient
+
+TOP_SKUS = 10
+
+
+@dataclass(frozen=True)
+class Triaged:
+    order: BulkOrder
+    diagnosis: Diagnosis
+
+
+@dataclass
+class SkuLoad:
+    orders: int = 0
+    units: int = 0
+    findings: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Summary:
+    """Counts for the report, filled as results stream by (constant memory but for the SKU
+    table, which grows with the distinct SKUs blocked on the store side)."""
+
+    orders: int = 0
+    bad_rows: int = 0
+    undecided: int = 0
+    blocked_on_store: int = 0
+    by_error: Counter[str] = field(default_factory=Counter)
+    by_finding: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    skus: dict[str, SkuLoad] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def add(self, result: Triaged | BadRow) -> None:
+        if isinstance(result, BadRow):
+            self.bad_rows += 1
+            return
+        diagnosis = result.diagnosis
+        self.orders += 1
+        self.by_error[diagnosis.error.code] += 1
+        # One pass over the findings (this runs once per order of a million-row backlog).
+        codes: set[str] = set()
+        statuses: set[str] = set()
+        store_codes: dict[str, set[str]] = {}
+        open_cause = blocked = False
+        for finding in diagnosis.findings:
+            codes.add(finding.code)
+            statuses.add(finding.status)
+            open_cause = open_cause or finding.status != "confirmed"
+            if finding.owner == "store":
+                blocked = True
+                if finding.sku_id is not None:
+                    store_codes.setdefault(finding.sku_id, set()).add(finding.code)
+        self.by_finding.update(codes)
+        self.by_status.update(statuses)
+        self.blocked_on_store += blocked
+        if not diagnosis.recognised or (
+            open_cause and any(check.outcome == "error" for check in diagnosis.checks)
+        ):
+            self.undecided += 1
+        for item in result.order.context.items:
+            found = store_codes.pop(item.sku_id, None)  # a SKU listed twice counts once
+            if found is not None:
+                load = self.skus.get(item.sku_id) or self.skus.setdefault(item.sku_id, SkuLoad())
+                load.orders += 1
+                load.units += item.quantity
+                load.findings.update(found)
+
+    def top_skus(self, count: int = TOP_SKUS) -> list[tuple[str, SkuLoad]]:
+        """The SKUs to fix first: most blocked orders, then most units."""
+        return sorted(
+            self.skus.items(), key=lambda pair: (-pair[1].orders, -pair[1].units, pair[0])
+        )[:count]
+
+    def exit_code(self) -> int:
+        if self.bad_rows:
+            return EXIT_USAGE
+        if self.undecided:
+            return EXIT_UNDECIDED
+        if self.blocked_on_store:
+            return EXIT_ACTION_NEEDED
+        return EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "orders": self.orders,
+            "bad_rows": self.bad_rows,
+            "undecided": self.undecided,
+            "blocked_on_store": self.blocked_on_store,
+            "interrupted": self.interrupted,
+            "by_error_code": dict(self.by_error.most_common()),
+            "by_finding_code": dict(self.by_finding.most_common()),
+            "top_skus": [
+                {
+                    "sku_id": sku_id,
+                    "orders": load.orders,
+                    "units": load.units,
+                    "findings": sorted(load.findings),
+                }
+                for sku_id, load in self.top_skus()
+            ],
+        }
+
+
+def triage(
+    rows: Iterable[BulkOrder | BadRow],
+    diagnoser: Diagnoser,
+    client: VtexClient | None = None,
+    *,
+    concurrency: int = 8,
+) -> Iterator[Triaged | BadRow]:
+    """Diagnose every order; results come back in input order. Offline runs in this thread
+    (the engine is serial anyway); online, `concurrency` orders are checked at a time."""
+    if client is None:
+        for row in rows:
+            yield row if isinstance(row, BadRow) else Triaged(row, diagnoser.diagnose(row.context))
+        return
+    yield from _concurrently(
+        rows, lambda order: diagnoser.diagnose(order.context, client, workers=1), concurrency
+    )
+
+
+def _concurrently(
+    rows: Iterable[BulkOrder | BadRow],
+    diagnose: Callable[[BulkOrder], Diagnosis],
+    concurrency: int,
+) -> Iterator[Triaged | BadRow]:
+    # A bounded window of pending orders: reading never runs far ahead of checking.
+    window: list[tuple[BulkOrder | BadRow, Future[Diagnosis] | None]] = []
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="triage")
+    try:
+        for row in rows:
+            future = None if isinstance(row, BadRow) else pool.submit(diagnose, row)
+            window.append((row, future))
+            while len(window) > 2 * concurrency:
+                yield _result(*window.pop(0))
+        while window:
+            yield _result(*window.pop(0))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(row: BulkOrder | BadRow, future: Future[Diagnosis] | None) -> Triaged | BadRow:
+    if isinstance(row, BadRow):
+        return row
+    assert future is not None  # every order was submitted
+    return Triaged(row, future.result())
+
+
+CSV_COLUMNS = ("row", "order_id", "error_code", "finding", "sku_id", "status", "owner", "playbook")
+
+
+def csv_rows(result: Triaged) -> Iterator[list[str]]:
+    """One row per order and finding (an order without findings gets one row)."""
+    diagnosis = result.diagnosis
+    base = [str(result.order.row), diagnosis.order_id, diagnosis.error.code]
+    if not diagnosis.findings:
+        yield [*base, "", "", "", "", ""]
+    for finding in diagnosis.findings:
+        yield [
+            *base,
+            finding.code,
+            finding.sku_id or "",
+            finding.status,
+            finding.owner,
+            finding.playbook,
+        ]
