@@ -400,14 +400,36 @@ def _check_sku_in_trade_policy(
     )
 
 
-def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+@dataclass(frozen=True)
+class _Logistics:
+    """What the dock and stock checks both read about one SKU."""
+
+    sku: SkuContext
+    trade_policy_id: str
+    reachable: set[str]  # warehouses on an active dock linked to the trade policy
+    docks: set[str]  # those docks
+    inventory: SkuInventory
+
+
+def _logistics(checker: Checker, index: int | None) -> _Logistics:
     assert index is not None
     assert checker.client is not None
     sku = checker._sku(index)
     trade_policy_id = checker._trade_policy_id()
     reachable, docks = checker._reachable_warehouses(trade_policy_id)
-    inventory: SkuInventory = checker._call(checker.client.get_inventory, sku.Id)
-    holding = {balance.warehouseId for balance in inventory.balance}
+    inventory = checker._call(checker.client.get_inventory, sku.Id)
+    return _Logistics(sku, trade_policy_id, reachable, docks, inventory)
+
+
+def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+    seen = _logistics(checker, index)
+    sku, trade_policy_id, reachable, docks = (
+        seen.sku,
+        seen.trade_policy_id,
+        seen.reachable,
+        seen.docks,
+    )
+    holding = {balance.warehouseId for balance in seen.inventory.balance}
     if not docks:
         return _failed(f"no active loading dock is linked to trade policy {trade_policy_id}")
     if holding and not holding & reachable:
@@ -424,15 +446,11 @@ def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -
 def _check_inventory_available(
     checker: Checker, index: int | None, item: Item | None
 ) -> _Observation:
-    assert index is not None
     assert item is not None
-    assert checker.client is not None
-    sku = checker._sku(index)
-    trade_policy_id = checker._trade_policy_id()
-    reachable, _ = checker._reachable_warehouses(trade_policy_id)
-    inventory: SkuInventory = checker._call(checker.client.get_inventory, sku.Id)
-    here = [b for b in inventory.balance if b.warehouseId in reachable]
-    elsewhere = [b for b in inventory.balance if b.warehouseId not in reachable]
+    seen = _logistics(checker, index)
+    sku, trade_policy_id = seen.sku, seen.trade_policy_id
+    here = [b for b in seen.inventory.balance if b.warehouseId in seen.reachable]
+    elsewhere = [b for b in seen.inventory.balance if b.warehouseId not in seen.reachable]
     negative = [b.warehouseId for b in here if b.available_quantity < 0]
     available = _available(here)
     stock_elsewhere = _available(elsewhere) > 0
