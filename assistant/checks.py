@@ -261,8 +261,7 @@ class Checker:
         if affiliate is None or affiliate.salesChannel is None:
             raise _Skip(
                 f"affiliate '{self.context.affiliate_id}' not found, so Amazon's trade "
-                "policy is unknown: give sales_channel",
-                blocked=False,
+                "policy is unknown: give sales_channel"
             )
         return str(affiliate.salesChannel)
 
@@ -324,7 +323,7 @@ def _check_sku_exists(checker: Checker, index: int | None, item: Item | None) ->
     ref_match = checker._call(client.get_sku_id_by_ref_id, item.sku_id)
     if ref_match is not None:
         return _failed(
-            f"'{item.sku_id}' is not a VTEX SKU id; it is the RefId (reference code) of SKU "
+            f"no SKU has the id '{item.sku_id}'; it is the RefId (reference code) of SKU "
             f"{ref_match}",
             by_ref_id=True,
             vtex_sku_id=str(ref_match),
@@ -389,7 +388,7 @@ def _check_sku_in_trade_policy(
     trade_policy_id = checker._trade_policy_id()
     policies = checker._call(checker.client.get_product_sales_policies, sku.ProductId)
     linked = {policy.StoreId for policy in policies}
-    if trade_policy_id in linked:
+    if trade_policy_id in linked or (not linked and trade_policy_id in sku.SalesChannels):
         return _passed(f"product {sku.ProductId} is linked to trade policy {trade_policy_id}")
     if not linked and not sku.SalesChannels:
         # "If no trade policy is ticked, the SKU is available to all of them" (associate-a-SKU).
@@ -434,8 +433,9 @@ def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -
         return _failed(f"no active loading dock is linked to trade policy {trade_policy_id}")
     if holding and not holding & reachable:
         return _failed(
-            f"SKU {sku.Id}'s warehouses {sorted(holding)} are on no active dock linked to "
-            f"trade policy {trade_policy_id} (docks linked: {sorted(docks)})"
+            f"SKU {sku.Id}'s warehouses {sorted(holding)} are not reachable through an active "
+            f"dock linked to trade policy {trade_policy_id} (linked docks: {sorted(docks)}; "
+            "check that the warehouses are active and on those docks)"
         )
     return _passed(
         f"dock(s) {sorted(docks)} linked to trade policy {trade_policy_id} serve "
@@ -451,8 +451,14 @@ def _check_inventory_available(
     sku, trade_policy_id = seen.sku, seen.trade_policy_id
     here = [b for b in seen.inventory.balance if b.warehouseId in seen.reachable]
     elsewhere = [b for b in seen.inventory.balance if b.warehouseId not in seen.reachable]
-    negative = [b.warehouseId for b in here if b.available_quantity < 0]
     available = _available(here)
+    # Negative inventory is a cause only where it leaves the order short (out-of-stock
+    # article); an unlimited balance has no meaningful reserved count.
+    negative = (
+        [b.warehouseId for b in here if b.available_quantity < 0 and not b.hasUnlimitedQuantity]
+        if available < item.quantity
+        else []
+    )
     stock_elsewhere = _available(elsewhere) > 0
     facts = {
         "negative": bool(negative),

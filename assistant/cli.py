@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from assistant import __version__
-from assistant.errors import EXIT_USAGE
+from assistant.errors import EXIT_UNDECIDED, EXIT_USAGE
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -477,6 +477,8 @@ def rules_validate(
 
 
 def main() -> None:
+    import os
+
     try:
         app(prog_name="order-assistant")
     except OSError as exc:  # stdout closed or full (`| head`, `> /dev/full`)
@@ -485,3 +487,15 @@ def main() -> None:
         if exc.errno != errno.EPIPE:
             sys.stderr.write(f"error: could not write the output: {exc.strerror or exc}\n")
         sys.exit(EXIT_USAGE)
+    except Exception as exc:
+        # A bug. Exit 1 would read as "a store-side cause remains" to a runbook: say we could
+        # not decide instead, in one line (the traceback on request: it may hold local data).
+        if os.environ.get("ORDER_ASSISTANT_DEBUG"):
+            raise
+        from assistant.intake import printable
+
+        sys.stderr.write(
+            f"error: internal error ({type(exc).__name__}: {printable(str(exc), 200)}); "
+            "please report it; ORDER_ASSISTANT_DEBUG=1 shows the traceback\n"
+        )
+        sys.exit(EXIT_UNDECIDED)

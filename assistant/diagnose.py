@@ -328,21 +328,32 @@ def judge(diagnosis: Diagnosis) -> tuple[Verdict, str]:
         errored = [c.name for c in diagnosis.checks if c.outcome == "error"]
         why = f"; checks that could not run: {', '.join(sorted(set(errored)))}" if errored else ""
         return "undecided", f"store-side cause not checked: {', '.join(open_causes)}{why}"
+    unchecked = sorted({c.name for c in diagnosis.checks if c.outcome in ("error", "skipped")})
+    if unchecked:
+        # No cause found, but not everything could be looked at: never call that clean.
+        return "undecided", f"checks that could not run: {', '.join(unchecked)}"
     owners = {f.owner for f in diagnosis.findings}
     if "amazon" in owners:
         return "clean", "the store side is clean: the fault is Amazon's (contact Amazon)"
     if "vtex_support" in owners:
         return "clean", "the store side is clean: open a VTEX support ticket with the evidence"
-    return "clean", "every check passes: nothing on the store side blocks the order; reprocess it"
+    if diagnosis.checks:
+        return (
+            "clean",
+            "every check passes: nothing on the store side blocks the order; reprocess it",
+        )
+    return "clean", "nothing on the store side is known to block the order"
 
 
 def diagnosis_exit_code(diagnosis: Diagnosis) -> int:
-    """0 when diagnosed; 3 when the message is unknown, or a check the answer depends on could
-    not run (a cause is still only suspected or reported)."""
+    """0 when diagnosed; 3 when the message is unknown, or a check that the answer depends on
+    could not run: an API error with no confirmed cause, or beside an unconfirmed one."""
     if not diagnosis.recognised:
         return EXIT_UNDECIDED
-    errored = any(check.outcome == "error" for check in diagnosis.checks)
-    if errored and any(finding.status != "confirmed" for finding in diagnosis.findings):
+    if any(check.outcome == "error" for check in diagnosis.checks) and (
+        not any(f.status == "confirmed" for f in diagnosis.findings)
+        or any(f.status != "confirmed" for f in diagnosis.findings)
+    ):
         return EXIT_UNDECIDED
     return EXIT_OK
 

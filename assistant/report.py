@@ -306,13 +306,14 @@ class TriageWriter:
 
 def render_triage_summary(console: Console, summary: Summary) -> None:
     status = " (interrupted: partial)" if summary.interrupted else ""
-    console.print(
-        Text(
-            f"{summary.orders} orders triaged{status}: {summary.blocked_on_store} blocked on the "
-            f"store side, {summary.undecided} undecided, {summary.bad_rows} bad row(s) skipped",
-            style="bold",
-        )
+    verdicts = summary.by_verdict
+    line = (
+        f"{summary.orders} orders triaged{status}: {verdicts['action_needed']} with a "
+        f"confirmed store-side cause, {verdicts['undecided']} undecided, {verdicts['clean']} "
+        f"clean on the store side; {summary.blocked_on_store} with any store-side finding; "
+        f"{summary.bad_rows} bad row(s) skipped"
     )
+    console.print(Text(line, style="bold"))
     for title, counts in (
         ("Orders by error", summary.by_error),
         ("Orders by finding", summary.by_finding),

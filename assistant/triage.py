@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assistant.bulk import BadRow, BulkOrder
+from assistant.diagnose import judge
 from assistant.errors import EXIT_ACTION_NEEDED, EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE
 from assistant.models import Diagnosis
 
@@ -47,8 +48,8 @@ class Summary:
 
     orders: int = 0
     bad_rows: int = 0
-    undecided: int = 0
-    blocked_on_store: int = 0
+    blocked_on_store: int = 0  # orders with any store-side finding, whatever its status
+    by_verdict: Counter[str] = field(default_factory=Counter)
     by_error: Counter[str] = field(default_factory=Counter)
     by_finding: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
@@ -66,11 +67,10 @@ class Summary:
         codes: set[str] = set()
         statuses: set[str] = set()
         store_codes: dict[str, set[str]] = {}
-        open_cause = blocked = False
+        blocked = False
         for finding in diagnosis.findings:
             codes.add(finding.code)
             statuses.add(finding.status)
-            open_cause = open_cause or finding.status != "confirmed"
             if finding.owner == "store":
                 blocked = True
                 if finding.sku_id is not None:
@@ -78,10 +78,8 @@ class Summary:
         self.by_finding.update(codes)
         self.by_status.update(statuses)
         self.blocked_on_store += blocked
-        if not diagnosis.recognised or (
-            open_cause and any(check.outcome == "error" for check in diagnosis.checks)
-        ):
-            self.undecided += 1
+        verdict, _ = judge(diagnosis)  # the same verdict `verify` gives one order
+        self.by_verdict[verdict] += 1
         for item in result.order.context.items:
             found = store_codes.pop(item.sku_id, None)  # a SKU listed twice counts once
             if found is not None:
@@ -96,12 +94,18 @@ class Summary:
             self.skus.items(), key=lambda pair: (-pair[1].orders, -pair[1].units, pair[0])
         )[:count]
 
+    @property
+    def undecided(self) -> int:
+        return self.by_verdict["undecided"]
+
     def exit_code(self) -> int:
+        """Bad rows first (the input needs fixing), then undecided orders, then orders with a
+        confirmed store-side cause; 0 when every order's store side is clean."""
         if self.bad_rows:
             return EXIT_USAGE
-        if self.undecided:
+        if self.by_verdict["undecided"]:
             return EXIT_UNDECIDED
-        if self.blocked_on_store:
+        if self.by_verdict["action_needed"]:
             return EXIT_ACTION_NEEDED
         return EXIT_OK
 
@@ -109,8 +113,9 @@ class Summary:
         return {
             "orders": self.orders,
             "bad_rows": self.bad_rows,
-            "undecided": self.undecided,
             "blocked_on_store": self.blocked_on_store,
+            "by_verdict": {v: self.by_verdict[v] for v in ("action_needed", "undecided", "clean")},
+            "undecided": self.undecided,
             "interrupted": self.interrupted,
             "by_error_code": dict(self.by_error.most_common()),
             "by_finding_code": dict(self.by_finding.most_common()),

@@ -482,3 +482,142 @@ def test_shipped_recording_replays_its_example_online(recording_path: Path) -> N
         "sku_inactive_or_out_of_sales_channel",
     }:
         assert "confirmed" in {f["status"] for f in document["findings"]}
+
+
+# ---- faults never make the store look clean (review findings) ------------------------------
+
+MESSAGES_WITH_CHECKS = {
+    "sla_unavailable": "No available sla to deliver this order",
+    "sku_out_of_stock": "Order with SKU out of stock",
+    "sku_inactive": "Inactive SKU",
+    "sku_without_trade_policy": "SKU without trade policy",
+    "sku_inactive_or_out_of_sales_channel": "Order with SKU inactive or out of sales channel",
+    "sku_not_in_store": NOT_IN_STORE,
+}
+HEALTHY_ROUTES = sorted(healthy_store().routes())
+
+
+@pytest.mark.parametrize("code", sorted(MESSAGES_WITH_CHECKS))
+def test_a_failing_route_never_yields_clean_or_confirmed(
+    code: str, run: Run, server: VtexServer
+) -> None:
+    # A healthy store with one route answering 500: whatever the error, if the checks needed
+    # that route, nothing may be confirmed and verify must say it could not decide.
+    for route in HEALTHY_ROUTES:
+        scenario = healthy_store().scenario()
+        scenario["routes"][route] = {"status": 500, "text": "boom"}
+        result = run("verify", *order(MESSAGES_WITH_CHECKS[code]), "--json", scenario=scenario)
+        method, path = route.split(" ", 1)
+        if not server.count(method, path):
+            continue  # this error does not need that lookup
+        report = json.loads(result.stdout)
+        assert result.exit_code == 3, (route, report["reason"])
+        assert report["store_side_clean"] is None
+        assert [f for f in report["findings"] if f["status"] == "confirmed"] == [], route
+
+
+def test_negative_inventory_is_a_cause_only_when_it_leaves_the_order_short(run: Run) -> None:
+    unlimited = _store(sku=Sku("1070", stock={AMAZON_WAREHOUSE: (3, 5)}))
+    routes = unlimited.routes()
+    route = "GET /api/logistics/pvt/inventory/skus/1070"
+    routes[route]["body"]["balance"][0]["hasUnlimitedQuantity"] = True
+    result = run(
+        "diagnose", *order("Order with SKU out of stock"), "--json", scenario={"routes": routes}
+    )
+    assert findings(result) == []
+    short = _store(sku=Sku("1070", stock={AMAZON_WAREHOUSE: (3, 5)}))
+    result = run("diagnose", *order("Order with SKU out of stock"), "--json", store=short)
+    assert ("negative_inventory", "1070", "confirmed") in findings(result)  # it leaves it short
+
+
+def test_a_retried_live_run_replays_identically(
+    run: Run, server: VtexServer, tmp_path: Path
+) -> None:
+    scenario = _store(sku=Sku("1070", active=False)).scenario()
+    route = "GET /api/catalog_system/pvt/sku/stockkeepingunitbyid/1070"
+    scenario["routes"][route] = {
+        "sequence": [
+            {"status": 429, "headers": {"Retry-After": "1"}, "body": {}},
+            scenario["routes"][route],
+        ]
+    }
+    recorded = tmp_path / "retried.json"
+    live = run(
+        "verify", *order("Inactive SKU"), "--json", "--record", str(recorded), scenario=scenario
+    )
+    replayed = CliRunner(env={"NO_COLOR": "1"}).invoke(
+        app,
+        ["verify", *order("Inactive SKU"), "--json", "--replay", str(recorded)],
+        catch_exceptions=False,
+    )
+    assert live.exit_code == replayed.exit_code == 1
+    assert json.loads(replayed.stdout) == json.loads(live.stdout)
+
+
+@pytest.mark.parametrize(
+    "exchange",
+    [
+        {"method": "GET", "path": "/x", "status": 200, "body": {"not": "text"}},
+        {"method": None, "path": "/x", "status": 200},
+        {"method": "GET", "path": "/x", "status": "abc"},
+        "not an object",
+    ],
+)
+def test_a_hand_edited_recording_is_refused_with_its_position(
+    exchange: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "edited.json"
+    path.write_text(
+        json.dumps({"format": "order-assistant-recording", "version": 1, "exchanges": [exchange]}),
+        "utf-8",
+    )
+    result = CliRunner(env={"NO_COLOR": "1"}).invoke(
+        app, ["diagnose", *order("Inactive SKU"), "--replay", str(path)], catch_exceptions=False
+    )
+    assert result.exit_code == 2
+    assert "exchanges[0]" in result.stderr
+
+
+def test_a_blank_id_from_vtex_is_a_check_error_not_a_crash(run: Run) -> None:
+    scenario = healthy_store().scenario()
+    sku_route = "GET /api/catalog_system/pvt/sku/stockkeepingunitbyid/1070"
+    scenario["routes"][sku_route]["body"]["ProductId"] = " "
+    result = run("diagnose", *order("SKU without trade policy"), "--json", scenario=scenario)
+    assert result.exit_code == 3
+    assert "blank id" in result.stdout
+
+
+def test_a_replayed_id_is_never_blanked(tmp_path: Path, run: Run) -> None:
+    recorded = tmp_path / "r.json"
+    run("diagnose", *order("Inactive SKU", "replay-9"), "--json", "--record", str(recorded))
+    replayed = CliRunner(env={"NO_COLOR": "1"}).invoke(
+        app,
+        ["diagnose", *order("Inactive SKU", "replay-9"), "--json", "--replay", str(recorded)],
+        catch_exceptions=False,
+    )
+    assert "replay-9" in replayed.stdout
+    assert "***" not in replayed.stdout
+
+
+def test_a_failing_lookup_is_tried_once_per_run_in_triage(
+    tmp_path: Path, server: VtexServer
+) -> None:
+    store = healthy_store(*(str(3000 + n) for n in range(5)))
+    scenario = store.scenario()
+    scenario["routes"][f"GET /api/catalog_system/pub/saleschannel/{TRADE_POLICY}"] = {
+        "status": 500,
+        "text": "down",
+    }
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,error_message,sku_id,affiliate_id\n"
+        + "".join(f"702-{n},SKU without trade policy,{3000 + n % 5},MZN\n" for n in range(20)),
+        "utf-8",
+    )
+    server.set_scenario(scenario)
+    server.clear_requests()
+    env = {**env_for(server, app_key=KEY, app_token=TOKEN), "NO_COLOR": "1"}
+    result = CliRunner(env=env).invoke(app, ["triage", str(path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 3
+    # 1 attempt + 3 retries, once for the whole run, not once per order.
+    assert server.count("GET", f"/api/catalog_system/pub/saleschannel/{TRADE_POLICY}") == 4

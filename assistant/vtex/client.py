@@ -26,6 +26,7 @@ import math
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -270,6 +271,7 @@ _WAREHOUSES = TypeAdapter(list[Warehouse])
 _SIMULATION_MODEL = TypeAdapter(Simulation)
 
 _NOT_CACHED = object()
+_MAX_CACHED_SIMULATIONS = 4096
 
 
 def _segment(value: str | int) -> str:
@@ -277,7 +279,8 @@ def _segment(value: str | int) -> str:
     segment of the path it was meant for."""
     text = str(value)
     if not text.strip():
-        raise ValueError("a VTEX id cannot be blank")
+        # Ids come from orders and from VTEX's own answers; a blank one cannot be looked up.
+        raise VtexApiError("GET", "(blank id)", "a blank id cannot be looked up")
     quoted = quote(text, safe="")
     # httpx removes `.` and `..` segments (RFC 3986 dot-segment removal), which would move the
     # request to another path: percent-encode the dots of such a segment.
@@ -318,6 +321,7 @@ class VtexClient:
         self._wall_clock = wall_clock
         self._limiter = RateLimiter(requests_per_second, burst, clock=clock, sleep=sleep)
         self._cache: dict[str, Any] = {}
+        self._simulations: OrderedDict[str, Any] = OrderedDict()
         self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(
@@ -445,22 +449,50 @@ class VtexClient:
         return self._once(path, lambda: self._fetch("GET", path, endpoint))
 
     def _once(self, key: str, fetch: Callable[[], Any]) -> Any:
+        """Each key fetched once per client, its failure included (a backlog must not retry a
+        failing lookup once per order); simulations are kept in a bounded LRU, because
+        their keys (items, postal code) can be as many as the orders."""
         with self._lock:
-            cached = self._cache.get(key, _NOT_CACHED)
-            if cached is not _NOT_CACHED:
-                return cached
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
+            cached = self._cached(key)
+            if cached is _NOT_CACHED:
+                key_lock = self._key_locks.setdefault(key, threading.Lock())
+        if cached is not _NOT_CACHED:
+            return self._unwrap(cached)
         # One lock per key: two threads asking for the same SKU send one request, while
         # different keys go out in parallel.
         with key_lock:
             with self._lock:
-                cached = self._cache.get(key, _NOT_CACHED)
+                cached = self._cached(key)
             if cached is not _NOT_CACHED:
-                return cached
-            body = fetch()
+                return self._unwrap(cached)
+            try:
+                value: Any = fetch()
+            except VtexApiError as exc:
+                value = exc
             with self._lock:
-                self._cache[key] = body
-            return body
+                self._store(key, value)
+                self._key_locks.pop(key, None)
+        return self._unwrap(value)
+
+    def _cached(self, key: str) -> Any:
+        if key in self._simulations:
+            self._simulations.move_to_end(key)
+            return self._simulations[key]
+        return self._cache.get(key, _NOT_CACHED)
+
+    def _store(self, key: str, value: Any) -> None:
+        if key.startswith("POST "):
+            self._simulations[key] = value
+            if len(self._simulations) > _MAX_CACHED_SIMULATIONS:
+                self._simulations.popitem(last=False)
+        else:
+            self._cache[key] = value
+
+    @staticmethod
+    def _unwrap(value: Any) -> Any:
+        if isinstance(value, VtexApiError):
+            raise value
+        return value
 
     def _fetch(self, method: str, path: str, endpoint: _Endpoint, json_body: Any = None) -> Any:
         response, attempts = self._send(method, path, json_body)

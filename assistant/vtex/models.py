@@ -298,20 +298,35 @@ class Simulation(VtexModel):
     postalCode: str | None = None
     country: str | None = None
 
+    def _position(self, request_index: int) -> int | None:
+        """Where the request's item at `request_index` sits in the response's `items`: by
+        `requestIndex`, or by position when VTEX left `requestIndex` out altogether."""
+        if all(item.requestIndex is None for item in self.items):
+            return request_index if request_index < len(self.items) else None
+        return next(
+            (
+                position
+                for position, item in enumerate(self.items)
+                if item.requestIndex == request_index
+            ),
+            None,
+        )
+
     def item_for(self, request_index: int) -> SimulationResultItem | None:
         """The response item for the request's item at `request_index`; None when VTEX left it
         out: the SKU is not sellable in that trade policy (delivery-validation guide)."""
-        return next((i for i in self.items if i.requestIndex == request_index), None)
+        position = self._position(request_index)
+        return None if position is None else self.items[position]
 
     def slas_for(self, request_index: int) -> list[Sla] | None:
         """The SLAs offered for the request's item at `request_index` ([] when none reaches the
         postal code); None when the item is missing from the response altogether."""
-        for position, item in enumerate(self.items):
-            if item.requestIndex == request_index:
-                # `logisticsInfo[].itemIndex` points into the response's `items`.
-                info = next((li for li in self.logisticsInfo if li.itemIndex == position), None)
-                return list(info.slas) if info else []
-        return None
+        position = self._position(request_index)
+        if position is None:
+            return None
+        # `logisticsInfo[].itemIndex` points into the response's `items`.
+        info = next((li for li in self.logisticsInfo if li.itemIndex == position), None)
+        return list(info.slas) if info else []
 
     @property
     def all_messages(self) -> list[SimulationMessage]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 import threading
 from collections import defaultdict
@@ -30,10 +31,13 @@ _REDACTED = "***"
 # What a replayed client pretends to be: a loopback base URL never reached (the transport
 # answers), and a key pair that is not anyone's.
 def _replay_config() -> VtexConfig:
+    # Random placeholders: the client blanks its "secrets" in every detail it reports, and a
+    # fixed word would blank that word wherever it appears in an id.
+    placeholder = f"replay-{secrets.token_hex(12)}"
     return VtexConfig(
         account="replay",
-        app_key="replay",
-        app_token="replay",
+        app_key=placeholder,
+        app_token=placeholder,
         base_url_override="http://127.0.0.1",
     )
 
@@ -127,10 +131,12 @@ class ReplayTransport(httpx.BaseTransport):
                 f"is not supported (expected {VERSION})"
             )
         exchanges = document.get("exchanges")
-        if not isinstance(exchanges, list) or not all(
-            isinstance(e, dict) and {"method", "path", "status"} <= e.keys() for e in exchanges
-        ):
+        if not isinstance(exchanges, list):
             raise VtexConfigError(f"{path}: exchanges: must be a list of recorded requests")
+        for index, exchange in enumerate(exchanges):
+            problem = _exchange_problem(exchange)
+            if problem:
+                raise VtexConfigError(f"{path}: exchanges[{index}]: {problem}")
         return cls(exchanges)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -155,6 +161,22 @@ class ReplayTransport(httpx.BaseTransport):
         )
 
 
+def _exchange_problem(exchange: Any) -> str | None:
+    """Why a recorded exchange cannot be replayed (a hand-edited file), or None."""
+    if not isinstance(exchange, dict):
+        return "must be an object"
+    for key in ("method", "path"):
+        if not isinstance(exchange.get(key), str) or not exchange[key]:
+            return f"{key}: must be a non-empty string"
+    status = exchange.get("status")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        return "status: must be an HTTP status code"
+    for key in ("body", "content_type", "retry_after"):
+        if exchange.get(key) is not None and not isinstance(exchange[key], str):
+            return f"{key}: must be a string or null"
+    return None
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +188,10 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _no_wait(seconds: float) -> None:
+    return
 
 
 def credentials_configured(env: Mapping[str, str]) -> bool:
@@ -185,11 +211,12 @@ def open_client(
     """The client for an online run: live (optionally recorded) or replayed from a file."""
     if replay is not None:
         transport: httpx.BaseTransport = ReplayTransport.from_file(replay)
-        # A replay answers at once and exactly as recorded: no waits, no retries of its own.
+        # A replay answers at once and exactly as recorded: the same retries as the live run
+        # (a recorded 429 then 200 replays as such), without waiting.
         client = VtexClient(
             _replay_config(),
             transport=transport,
-            max_retries=0,
+            sleep=_no_wait,
             requests_per_second=1e9,
             burst=1_000_000,
         )
