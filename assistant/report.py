@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -254,8 +261,10 @@ class TriageWriter:
         if self.json_output:
             self.stdout.write(f'{{\n"schema_version": 1,\n"mode": "{self.mode}",\n"orders": [\n')
         if self.errors.is_terminal:  # no progress bar in pipes, files and CI logs
+            # The file is streamed, so the total is unknown: a pulsing bar, the count, the time.
             self._progress = Progress(
                 SpinnerColumn(),
+                BarColumn(),
                 TextColumn("{task.completed} orders"),
                 TimeElapsedColumn(),
                 console=self.errors,
