@@ -51,7 +51,14 @@ from typing import IO, Any, NamedTuple
 from pydantic import ValidationError
 
 from assistant.errors import InputError
-from assistant.intake import FLAGS_NAME, _describe, _location, _problem, parse_sku_flag, printable
+from assistant.intake import (
+    FLAGS_NAME,
+    describe_value,
+    field_path,
+    parse_sku_flag,
+    printable,
+    validation_problem,
+)
 from assistant.models import MAX_ITEMS, Item, OrderContext
 from assistant.yamlio import DocumentError, parse_json
 
@@ -307,8 +314,8 @@ def _refusal(source: str, number: int, exc: ValidationError, row_item: int | Non
     if row_item is not None and len(loc) > 2 and loc[:2] == ("items", row_item):
         loc = loc[2:]  # the item came from this row's sku_id/quantity columns: name the column
     # intake's "is required" names a command-line flag; here it is a column or key.
-    problem = "is required" if error["type"] == "missing" else _problem(error)
-    return BadRow(source, number, _location(loc) or None, problem)
+    problem = "is required" if error["type"] == "missing" else validation_problem(error)
+    return BadRow(source, number, field_path(loc) or None, problem)
 
 
 # ---- formats ---------------------------------------------------------------------------------
@@ -486,7 +493,8 @@ def _json_row(name: str, number: int, line: bytes, keys: _JsonKeys) -> _Row | Ba
             name,
             number,
             None,
-            f"must be one JSON object with order_id and error_message, not {_describe(document)}",
+            "must be one JSON object with order_id and error_message, "
+            f"not {describe_value(document)}",
         )
     data: dict[str, Any] = {}
     item: dict[str, Any] = {}
@@ -706,7 +714,7 @@ def _require_utf8(value: str) -> None:
 def _whole_number(text: str) -> int:
     digits = text.strip()
     if not _DIGITS.fullmatch(digits):
-        raise _CellProblem(f"must be a whole number (got {_describe(text)})")
+        raise _CellProblem(f"must be a whole number (got {describe_value(text)})")
     if len(digits) > 7:  # int() of thousands of digits is slow, then refused anyway
         raise _CellProblem("must be at most 1000000")
     return int(digits)

@@ -165,15 +165,15 @@ _FLAG_FOR_FIELD = {
 
 def _input_error(name: str, exc: ValidationError, overrides: Mapping[str, Any]) -> InputError:
     error = exc.errors(include_url=False)[0]
-    location = _location(error["loc"])
+    location = field_path(error["loc"])
     top = str(error["loc"][0]) if error["loc"] else ""
     source = FLAGS_NAME if top in overrides else name
     if top in overrides and top in _FLAG_FOR_FIELD:
         location = f"{_FLAG_FOR_FIELD[top]} ({location})"
-    return InputError(source, _problem(error), field=location)
+    return InputError(source, validation_problem(error), field=location)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def field_path(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
@@ -183,7 +183,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return text
 
 
-def _problem(error: Mapping[str, Any]) -> str:
+def validation_problem(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind == "missing":
@@ -196,9 +196,9 @@ def _problem(error: Mapping[str, Any]) -> str:
     if kind == "string_type" and _is_number(value):
         return f'must be a string; quote it ("{_number(value)}")'
     if kind in {"int_type", "string_type", "list_type", "model_type", "dict_type", "bool_type"}:
-        return f"{message} (got {_describe(value)})"
+        return f"{message} (got {describe_value(value)})"
     if kind == "string_pattern_mismatch" and error["loc"][-1:] == ("country",):
-        return f"must be an ISO 3166-1 alpha-3 code such as BRA (got {_describe(value)})"
+        return f"must be an ISO 3166-1 alpha-3 code such as BRA (got {describe_value(value)})"
     return message
 
 
@@ -215,7 +215,7 @@ def _number(value: int | float) -> str:
     return text if len(text) <= 40 else text[:40] + "..."
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -38,7 +38,9 @@ _OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "error": "magenta", "skip
 _OWNER_LABEL = {"store": "store", "amazon": "Amazon", "vtex_support": "VTEX support"}
 
 
-def render_diagnosis(console: Console, diagnosis: Diagnosis, rulebook: RuleBook) -> None:
+def render_diagnosis(
+    console: Console, diagnosis: Diagnosis, rulebook: RuleBook, command: str = "diagnose"
+) -> None:
     error_spec = rulebook.errors[diagnosis.error.code]
     header = Text()
     header.append(f"{diagnosis.error.title}", style="bold")
@@ -51,7 +53,7 @@ def render_diagnosis(console: Console, diagnosis: Diagnosis, rulebook: RuleBook)
     if error_spec.summary:
         header.append(f"\n\n{error_spec.summary}")
     border = "yellow" if diagnosis.recognised else "red"
-    console.print(Panel(header, title="order-assistant diagnose", border_style=border))
+    console.print(Panel(header, title=f"order-assistant {command}", border_style=border))
 
     if diagnosis.findings:
         console.print(_findings_table(diagnosis))
@@ -82,7 +84,7 @@ _VERDICT_TITLE = {
 
 
 def render_verify(console: Console, report: VerifyReport, rulebook: RuleBook) -> None:
-    render_diagnosis(console, report, rulebook)
+    render_diagnosis(console, report, rulebook, command="verify")
     body = Text(report.reason)
     console.print(
         Panel(

@@ -362,19 +362,22 @@ def test_retry_after_in_the_past_means_now() -> None:
     assert parse_retry_after(past, WALL_NOW) == 0.0
 
 
-def test_a_long_retry_after_is_capped(
+def test_a_retry_after_beyond_the_cap_gives_up_instead_of_retrying_early(
     make_client: Callable[..., VtexClient], fake_time: FakeTime
 ) -> None:
+    # Retrying sooner than VTEX asked would only be refused again: fail the check now.
     client = make_client(max_wait=20.0)
     with respx.mock(base_url=BASE) as vtex:
-        vtex.get(DOCKS_PATH).mock(
+        route = vtex.get(DOCKS_PATH).mock(
             side_effect=[
                 httpx.Response(429, headers={"Retry-After": "3600"}),
                 httpx.Response(200, json=[]),
             ]
         )
-        client.list_docks()
-    assert fake_time.sleeps == [20.0]
+        with pytest.raises(VtexApiError, match="429"):
+            client.list_docks()
+    assert fake_time.sleeps == []
+    assert route.call_count == 1
 
 
 @pytest.mark.parametrize("status", [423, 500, 502, 503, 504])

@@ -516,13 +516,17 @@ class VtexClient:
                 response = self._attempt(method, path, json_body)
             except httpx.TransportError as exc:
                 if attempt >= self._max_retries:
-                    problem = f"no response ({type(exc).__name__}) after {attempt + 1} attempts"
+                    tries = f" after {attempt + 1} attempts" if attempt else ""
+                    problem = f"no response ({type(exc).__name__}){tries}"
                     raise VtexApiError(method, path, problem) from exc
                 self._sleep(self._backoff(attempt))
             else:
                 if not _is_retryable(response.status_code) or attempt >= self._max_retries:
                     return response, attempt + 1
-                self._sleep(self._retry_wait(attempt, response))
+                wait = self._retry_wait(attempt, response)
+                if wait is None:  # VTEX asks for a longer wait than we allow: give up now
+                    return response, attempt + 1
+                self._sleep(wait)
             attempt += 1
 
     def _attempt(self, method: str, path: str, json_body: Any) -> httpx.Response:
@@ -536,8 +540,12 @@ class VtexClient:
         # No jitter: the shared token bucket already spaces out the retries of a thread pool.
         return float(min(self._backoff_base * 2**attempt, self._max_wait))
 
-    def _retry_wait(self, attempt: int, response: httpx.Response) -> float:
+    def _retry_wait(self, attempt: int, response: httpx.Response) -> float | None:
+        """How long to wait before the next attempt; None when `Retry-After` asks for more than
+        `max_wait` (retrying sooner would only be refused again)."""
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
+        if retry_after is not None and retry_after > self._max_wait:
+            return None
         backoff = self._backoff(attempt)
         wait = backoff if retry_after is None else max(retry_after, backoff)
         return min(wait, self._max_wait)
