@@ -32,6 +32,11 @@ from tests.vtex_store import (
 TOKEN = "tok-3f9c2e71-SECRET-do-not-print"
 KEY = "vtexappkey-teststore-ABCDEF"
 NOT_IN_STORE = "Sku in order don't belong to a VTEX Store, sku id it's not an integer"
+# A replay needs no credentials: prove it by running without any.
+NO_CREDENTIALS: dict[str, str | None] = {
+    "NO_COLOR": "1",
+    **dict.fromkeys(("VTEX_ACCOUNT", "VTEX_APP_KEY", "VTEX_APP_TOKEN", "VTEX_BASE_URL")),
+}
 UNAUTHORIZED = (
     "A communication error with Catalog System has occurred - Unauthorized access from seller "
     f"teststore to sales channel {TRADE_POLICY}"
@@ -381,15 +386,9 @@ def test_recorded_run_replays_without_network(run: Run, server: VtexServer, tmp_
     live = run("diagnose", *args, "--json", "--record", str(recorded), store=store)
     assert "recorded" in live.stderr
     server.set_scenario({"routes": {}})  # the replay must not need the server
-    replayed = CliRunner(
-        env={
-            "NO_COLOR": "1",
-            "VTEX_ACCOUNT": None,
-            "VTEX_APP_KEY": None,
-            "VTEX_APP_TOKEN": None,
-            "VTEX_BASE_URL": None,
-        }
-    ).invoke(app, ["diagnose", *args, "--json", "--replay", str(recorded)], catch_exceptions=False)
+    replayed = CliRunner(env=NO_CREDENTIALS).invoke(
+        app, ["diagnose", *args, "--json", "--replay", str(recorded)], catch_exceptions=False
+    )
     assert replayed.exit_code == live.exit_code
     assert json.loads(replayed.stdout) == json.loads(live.stdout)
 
@@ -455,15 +454,7 @@ RECORDINGS = sorted(
 @pytest.mark.parametrize("recording_path", RECORDINGS, ids=lambda p: p.stem)
 def test_shipped_recording_replays_its_example_online(recording_path: Path) -> None:
     example = recording_path.parent.parent / recording_path.name
-    runner = CliRunner(
-        env={
-            "NO_COLOR": "1",
-            "VTEX_ACCOUNT": None,
-            "VTEX_APP_KEY": None,
-            "VTEX_APP_TOKEN": None,
-            "VTEX_BASE_URL": None,
-        }
-    )
+    runner = CliRunner(env=NO_CREDENTIALS)
     result = runner.invoke(
         app,
         ["diagnose", str(example), "--json", "--replay", str(recording_path)],
