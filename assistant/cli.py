@@ -213,7 +213,7 @@ def _vtex(
     if wanted is False and (record or replay):
         _fail("--record and --replay need online checks; drop --offline", EXIT_USAGE)
     if replay is None and wanted is not True:
-        from assistant.vtex.recording import credentials_configured
+        from assistant.config import credentials_configured
 
         if wanted is False or not credentials_configured(os.environ):
             if record is not None:

@@ -194,13 +194,6 @@ def _no_wait(seconds: float) -> None:
     return
 
 
-def credentials_configured(env: Mapping[str, str]) -> bool:
-    """Online mode is on when any VTEX credential variable is set (a partial setup is then
-    reported as an error rather than silently running offline)."""
-    names = ("VTEX_ACCOUNT", "VTEX_APP_KEY", "VTEX_APP_TOKEN", "VTEX_BASE_URL")
-    return any(env.get(name) for name in names)
-
-
 def open_client(
     env: Mapping[str, str],
     *,
