@@ -62,6 +62,27 @@ class CheckResult:
         }
 
 
+def operator_result(unchecked: CheckResult, passes: bool) -> CheckResult:
+    """A check the API could not answer, answered by the operator in a guided session.
+
+    A "passes" answer clears the cause like a passing check. A "fails" answer stays
+    `undecided` as well, so the error's candidate rules still name the cause even when the
+    confirmation rule needs details only the API gives (which warehouse, which reason).
+    """
+    if passes:
+        return CheckResult(
+            unchecked.name, unchecked.index, unchecked.sku_id, "pass", "the operator says it passes"
+        )
+    return CheckResult(
+        unchecked.name,
+        unchecked.index,
+        unchecked.sku_id,
+        "fail",
+        "the operator says it fails",
+        undecided=True,
+    )
+
+
 class _Skip(Exception):
     """Raised inside a check: it cannot decide; `blocked` when an earlier link is broken."""
 
@@ -108,11 +129,15 @@ class Checker:
         *,
         params: Mapping[str, str] | None = None,
         workers: int = 8,
+        answers: Mapping[tuple[str, str | None], bool] | None = None,
     ) -> None:
         self.context = context
         self.client = client
         self.params = dict(params or {})  # what the message names (seller, sales channel)
         self.workers = workers
+        # What the operator answered in a guided session for checks that could not run:
+        # (check name, SKU id or None) -> passes.
+        self.answers = dict(answers or {})
         self._memo: dict[tuple[Any, ...], Any] = {}
 
     @property
@@ -132,9 +157,37 @@ class Checker:
                 results.append(self._one(name, None, None, per_item))
         return results
 
+    # ---- what a guided session needs to name things ------------------------------------------
+
+    def resolve_sku(self, index: int) -> SkuContext | None:
+        """The catalog's SKU for the item (by id, else by RefId); None when unknown or offline."""
+        if self.client is None:
+            return None
+        result: SkuContext | None = self._quiet(self._sku, index)
+        return result
+
+    def trade_policy_id(self) -> str | None:
+        """Amazon's trade policy: from the context, else (online) from the affiliate."""
+        if self.context.sales_channel is not None:
+            return self.context.sales_channel
+        if self.client is None:
+            return None
+        result: str | None = self._quiet(self._trade_policy_id)
+        return result
+
     # ---- running one check ------------------------------------------------------------------
 
     def _one(self, name: str, index: int | None, item: Item | None, per_item: bool) -> CheckResult:
+        result = self._observe(name, index, item, per_item)
+        if result.outcome in ("skipped", "error") and self.answers:
+            answered = self.answers.get((name, result.sku_id))
+            if answered is not None:
+                return operator_result(result, answered)
+        return result
+
+    def _observe(
+        self, name: str, index: int | None, item: Item | None, per_item: bool
+    ) -> CheckResult:
         sku_id = item.sku_id if item else None
         observe = _OBSERVERS.get(name)
         if self.client is None and name not in _LOCAL and observe is not None:

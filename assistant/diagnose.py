@@ -144,13 +144,19 @@ class Diagnoser:
         return found
 
     def diagnose(
-        self, context: OrderContext, client: VtexClient | None = None, *, workers: int = 8
+        self,
+        context: OrderContext,
+        client: VtexClient | None = None,
+        *,
+        workers: int = 8,
+        answers: Mapping[tuple[str, str | None], bool] | None = None,
     ) -> Diagnosis:
         """Offline without a client; online, the error's checks ask VTEX's read-only APIs,
-        `workers` lookups at a time."""
-        if client is None and self.use_cache:
+        `workers` lookups at a time. `answers` are the operator's answers, in a guided session,
+        to checks that could not run: (check name, SKU id or None) -> passes."""
+        if client is None and self.use_cache and not answers:
             return self._offline(context)
-        return self._diagnose(context, client, workers)
+        return self._diagnose(context, client, workers, answers)
 
     def _offline(self, context: OrderContext) -> Diagnosis:
         """Offline, the diagnosis depends on the context but for its order id: a backlog repeats
@@ -177,15 +183,19 @@ class Diagnoser:
         return found.model_copy(update={"order_id": context.order_id})
 
     def _diagnose(
-        self, context: OrderContext, client: VtexClient | None, workers: int
+        self,
+        context: OrderContext,
+        client: VtexClient | None,
+        workers: int,
+        answers: Mapping[tuple[str, str | None], bool] | None = None,
     ) -> Diagnosis:
         mode: Mode = "online" if client is not None else "offline"
         classification = self.classify(context.error_message)
         error_spec = self.rulebook.errors[classification.code]
         scopes = {name: self.rulebook.checks[name].scope for name in error_spec.checks}
-        checks = Checker(context, client, params=classification.params, workers=workers).run(
-            error_spec.checks, scopes
-        )
+        checks = Checker(
+            context, client, params=classification.params, workers=workers, answers=answers
+        ).run(error_spec.checks, scopes)
         facts = [
             order_fact(context, classification, mode, checks),
             *item_facts(context),
