@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +25,10 @@ from assistant.vtex import (
     VtexConfig,
     VtexPermissionError,
 )
+from assistant.vtex.recording import RecordingTransport, ReplayTransport, open_client
 from tests.test_vtex_client import _TLS, BASE, ENV, KEY, TOKEN, WALL_NOW, FakeTime, load
+from tests.vtex_server import DEFAULT_KEYS, VtexServer, env_for
+from tests.vtex_store import TRADE_POLICY, Sku, Store
 
 RECORD_PATH = "/api/catalog/pvt/stockkeepingunit/70"  # the spec example's Id
 LINK_PATH = "/api/catalog/pvt/product/42/salespolicy/3"
@@ -534,3 +538,194 @@ def test_no_write_failure_shows_the_key_pair(make_client: Callable[..., VtexClie
     assert leaks == []
     assert len(texts) > 30
     assert any("/salespolicy/***" in text for text in texts)
+
+
+# ---- against the stateful loopback server ------------------------------------------------------
+
+RECORD_1070 = "/api/catalog/pvt/stockkeepingunit/1070"
+LINK_91070 = f"/api/catalog/pvt/product/91070/salespolicy/{TRADE_POLICY}"
+
+
+def served_client(server: VtexServer, waits: list[float], **options: Any) -> VtexClient:
+    """The client pointed at `server` as a CLI run would be; its waits are recorded, not slept."""
+    return VtexClient(
+        VtexConfig.from_env(env_for(server)),
+        transport=httpx.HTTPTransport(verify=_TLS),
+        sleep=waits.append,
+        **options,
+    )
+
+
+def activate(client: VtexClient, sku_id: str) -> dict[str, Any]:
+    """What `guide --apply` does for an inactive SKU: read, change the flag, write it all back."""
+    read = client.get_sku_record(sku_id)
+    assert read is not None
+    body = {**read, "IsActive": True}
+    client.update_sku(sku_id, body)
+    return body
+
+
+def test_activation_reads_writes_the_whole_record_and_verifies() -> None:
+    store = Store().add(Sku("1070", active=False))
+    waits: list[float] = []
+    with (
+        store.serve(require_keys=DEFAULT_KEYS) as server,
+        served_client(server, waits) as client,
+    ):
+        before = client.get_sku("1070")
+        sent = activate(client, "1070")
+        cached = client.get_sku("1070")
+        client.forget()
+        after = client.get_sku("1070")
+        record = client.get_sku_record("1070")
+    assert before is not None
+    assert cached is not None
+    assert after is not None
+    assert (before.IsActive, cached.IsActive, after.IsActive) == (False, False, True)
+    [put] = server.writes()
+    assert (put.method, put.path, put.status, put.applied) == ("PUT", RECORD_1070, 200, True)
+    # Every field of the record read went back, only IsActive changed.
+    assert put.body == sent == {**load("sku_record.json"), **ids_1070(), "IsActive": True}
+    assert record == sent
+    assert waits == []
+
+
+def ids_1070() -> dict[str, Any]:
+    return {"Id": 1070, "ProductId": 91070, "RefId": "REF-1070"}
+
+
+def test_a_sku_without_an_image_is_still_inactive_when_verified() -> None:
+    store = Store().add(Sku("1070", active=False, images=0))
+    with store.serve() as server, served_client(server, []) as client:
+        activate(client, "1070")  # VTEX answers 200
+        client.forget()
+        after = client.get_sku("1070")
+    assert after is not None
+    assert after.IsActive is False
+    assert after.Images == []
+    assert len(server.writes()) == 1
+
+
+def test_linking_the_product_shows_in_the_sku_context_after_forget() -> None:
+    store = Store().add(Sku("1070", trade_policies=["1"]))
+    with store.serve() as server, served_client(server, []) as client:
+        sku = client.get_sku("1070")
+        assert sku is not None
+        before = [p.StoreId for p in client.get_product_sales_policies(sku.ProductId)]
+        client.link_product_to_trade_policy(sku.ProductId, TRADE_POLICY)
+        client.forget()
+        after = [p.StoreId for p in client.get_product_sales_policies(sku.ProductId)]
+        relinked = client.get_sku("1070")
+    assert (before, after) == (["1"], ["1", TRADE_POLICY])
+    assert relinked is not None
+    assert relinked.SalesChannels == ["1", TRADE_POLICY]
+    [post] = server.writes()
+    assert (post.method, post.path, post.body, post.applied) == ("POST", LINK_91070, None, True)
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["not-applied", "applied"])
+def test_a_500_on_the_put_is_reported_once_and_the_reread_tells_what_happened(
+    applied: bool,
+) -> None:
+    store = Store().add(Sku("1070", active=False))
+    waits: list[float] = []
+    with store.serve() as server, served_client(server, waits) as client:
+        server.fault(f"PUT {RECORD_1070}", {"status": 500}, applied=applied)
+        with pytest.raises(VtexApiError) as caught:
+            activate(client, "1070")
+        record = client.get_sku_record("1070")  # never cached: the live state
+    assert caught.value.status == 500
+    assert "the write may have been applied" in caught.value.message
+    assert [(w.method, w.status) for w in server.writes()] == [("PUT", 500)]  # not re-sent
+    assert waits == []
+    assert record is not None
+    assert record["IsActive"] is applied
+
+
+def test_a_403_on_the_link_names_edit_product_and_is_not_retried() -> None:
+    store = Store().add(Sku("1070", trade_policies=["1"]))
+    with store.serve() as server, served_client(server, []) as client:
+        server.fault(f"POST {LINK_91070}", {"status": 403, "body": {"Message": "Forbidden"}})
+        with pytest.raises(VtexPermissionError, match="Catalog API > General > Edit Product"):
+            client.link_product_to_trade_policy("91070", TRADE_POLICY)
+    assert len(server.writes()) == 1
+    assert store.skus["1070"].trade_policies == ["1"]
+
+
+def test_a_put_throttled_once_is_sent_again_after_retry_after() -> None:
+    store = Store().add(Sku("1070", active=False))
+    waits: list[float] = []
+    with store.serve() as server, served_client(server, waits) as client:
+        server.fault(f"PUT {RECORD_1070}", {"status": 429, "headers": {"Retry-After": "1"}})
+        activate(client, "1070")
+    assert [(w.status, w.applied) for w in server.writes()] == [(429, False), (200, True)]
+    assert waits == [1.0]
+    assert store.skus["1070"].active is True
+
+
+def test_a_put_without_an_answer_is_not_sent_again() -> None:
+    # VTEX carried the write out, but its answer never came back before the client's timeout.
+    store = Store().add(Sku("1070", active=False))
+    with store.serve() as server, served_client(server, [], timeout=0.2) as client:
+        server.fault(f"PUT {RECORD_1070}", {"delay": 30.0}, applied=True)
+        with pytest.raises(VtexApiError, match=r"no response \(ReadTimeout\), not retried"):
+            activate(client, "1070")
+    assert len(server.writes()) == 1
+    assert store.skus["1070"].active is True  # why the client must re-read, not re-send
+
+
+# ---- record and replay -------------------------------------------------------------------------
+
+
+def guide_like_run(client: VtexClient) -> list[Any]:
+    """Read, write, verify: the calls `guide --apply` makes for an inactive SKU."""
+    seen: list[Any] = [client.get_sku("1070")]
+    activate(client, "1070")
+    client.link_product_to_trade_policy("91070", TRADE_POLICY)
+    client.forget()
+    seen += [client.get_sku("1070"), client.get_sku_record("1070")]
+    return seen
+
+
+def test_a_run_with_writes_is_recorded_and_replays_without_vtex(tmp_path: Path) -> None:
+    store = Store().add(Sku("1070", active=False, trade_policies=["1"]))
+    with store.serve() as server:
+        client, recorder = open_client(env_for(server), record=tmp_path / "run.json")
+        assert recorder is not None
+        with client:
+            live = guide_like_run(client)
+        recorder.save(tmp_path / "run.json")
+    document = json.loads((tmp_path / "run.json").read_text("utf-8"))
+    writes = [e for e in document["exchanges"] if e["method"] != "GET"]
+    assert [(e["method"], e["path"], e["status"]) for e in writes] == [
+        ("PUT", RECORD_1070, 200),
+        ("POST", LINK_91070, 200),
+    ]
+    assert writes[0]["request_body"] == server.writes()[0].body
+    # The replay needs no server, and sends nothing anywhere.
+    replayed, _ = open_client({}, replay=tmp_path / "run.json")
+    with replayed:
+        again = guide_like_run(replayed)
+    assert again == live
+    assert (live[1].IsActive, live[1].SalesChannels) == (True, ["1", TRADE_POLICY])
+
+
+def test_a_recorded_write_body_is_blanked_like_the_answers() -> None:
+    secret = "TOKEN-in-a-record-9Qz"
+
+    def vtex(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"Id": 70, "IsActive": False, "Name": secret})
+
+    recorder = RecordingTransport(httpx.MockTransport(vtex), [secret])
+    client = VtexClient(VtexConfig.from_env({**ENV, "VTEX_APP_TOKEN": secret}), transport=recorder)
+    with client:
+        read = client.get_sku_record(70)
+        assert read is not None
+        client.update_sku(70, {**activated(), "Name": read["Name"]})
+    assert secret not in json.dumps(recorder.exchanges)
+    put = recorder.exchanges[1]
+    assert put["request_body"]["Name"] == "***"
+    # Replayed, the client reads the blanked record, so it sends (and matches) the blanked body.
+    replay = ReplayTransport(recorder.exchanges)
+    request = httpx.Request("PUT", "http://127.0.0.1" + RECORD_PATH, json=put["request_body"])
+    assert replay.handle_request(request).status_code == 200
