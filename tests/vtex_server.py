@@ -70,7 +70,7 @@ import yaml
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 ACCOUNT = "teststore"
 DEFAULT_KEYS = ("test-key", "test-token")
-# The one POST the read-only client may send: it changes nothing, so writes() leaves it out.
+# The one POST that only reads (the simulation): it changes nothing, so writes() leaves it out.
 SIMULATION_PATH = "/api/checkout/pub/orderForms/simulation"
 NOT_IN_SCENARIO: dict[str, str] = {"Message": "not in scenario"}
 
