@@ -669,7 +669,9 @@ def test_every_request_carries_the_key_pair_json_headers_and_a_timeout(
     }
 
 
-def test_only_gets_and_the_simulation_post_are_sent(make_client: Callable[..., VtexClient]) -> None:
+def test_reads_send_only_gets_and_the_simulation_post(
+    make_client: Callable[..., VtexClient],
+) -> None:
     seen: list[httpx.Request] = []
     client = make_client(transport=recording_transport(seen, status=200))
     for name, call in EVERY_CALL.items():
@@ -686,6 +688,7 @@ def test_only_gets_and_the_simulation_post_are_sent(make_client: Callable[..., V
 EVERY_CALL: dict[str, Callable[[VtexClient], object]] = {
     "get_sku": lambda c: c.get_sku("1"),
     "get_sku_id_by_ref_id": lambda c: c.get_sku_id_by_ref_id("R1"),
+    "get_sku_record": lambda c: c.get_sku_record("1"),
     "get_product_sales_policies": lambda c: c.get_product_sales_policies("1"),
     "get_trade_policy": lambda c: c.get_trade_policy("1"),
     "get_affiliate": lambda c: c.get_affiliate("MZN"),
@@ -694,15 +697,18 @@ EVERY_CALL: dict[str, Callable[[VtexClient], object]] = {
     "list_warehouses": lambda c: c.list_warehouses(),
     "simulate": simulate,
 }
+# The only methods that change the store (tests/test_vtex_writes.py).
+WRITES = {"update_sku", "link_product_to_trade_policy"}
 
 
-def test_the_client_has_no_write_methods() -> None:
+def test_the_only_write_methods_are_the_two_guide_fixes() -> None:
     public = {
         name
         for name, member in inspect.getmembers(VtexClient, callable)
         if not name.startswith("_")
     }
-    assert public == {*EVERY_CALL, "close", "redact"}  # redact() only rewrites text
+    # redact() only rewrites text; forget() only drops the client's own cache.
+    assert public == {*EVERY_CALL, *WRITES, "close", "redact", "forget"}
 
 
 # ---- configuration ---------------------------------------------------------------------------

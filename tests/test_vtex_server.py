@@ -28,6 +28,7 @@ from tests.vtex_server import (
     VtexServer,
     env_for,
 )
+from tests.vtex_store import Sku, Store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "vtex"
 SKU_PATH = "/api/catalog_system/pvt/sku/stockkeepingunitbyid/2001773"
@@ -333,3 +334,209 @@ def test_the_server_is_single_use_and_has_no_url_before_it_starts() -> None:
     assert env_for(server)["VTEX_BASE_URL"] == url
     with pytest.raises(RuntimeError, match="starts once"):
         server.start()
+
+
+# ---- stateful mode: a Store served, and written to --------------------------------------------
+
+CONTEXT_1070 = "/api/catalog_system/pvt/sku/stockkeepingunitbyid/1070"
+RECORD_1070 = "/api/catalog/pvt/stockkeepingunit/1070"
+POLICIES_91070 = "/api/catalog/pvt/product/91070/salespolicy"
+
+
+def test_a_served_store_answers_with_the_spec_record_and_its_sku_context(
+    http: httpx.Client,
+) -> None:
+    store = Store().add(Sku("1070", active=False))
+    with store.serve() as server:
+        record = http.get(server.base_url + RECORD_1070).json()
+        context = http.get(server.base_url + CONTEXT_1070).json()
+    spec = load("sku_record.json")
+    # Every field of the spec example, with this SKU's ids and flag.
+    assert record == {
+        **spec,
+        "Id": 1070,
+        "ProductId": 91070,
+        "IsActive": False,
+        "RefId": "REF-1070",
+    }
+    assert (context["Id"], context["IsActive"], len(context["Images"])) == (1070, False, 1)
+    assert server.store is store
+
+
+def test_a_put_replaces_the_record_and_every_get_shows_it(http: httpx.Client) -> None:
+    store = Store().add(Sku("1070", active=False))
+    with store.serve(require_keys=DEFAULT_KEYS) as server:
+        keys = {"X-VTEX-API-AppKey": DEFAULT_KEYS[0], "X-VTEX-API-AppToken": DEFAULT_KEYS[1]}
+        record = http.get(server.base_url + RECORD_1070, headers=keys).json()
+        body = {**record, "IsActive": True, "Extra": [1]}
+        put = http.put(server.base_url + RECORD_1070, json=body, headers=keys)
+        after = http.get(server.base_url + RECORD_1070, headers=keys).json()
+        context = http.get(server.base_url + CONTEXT_1070, headers=keys).json()
+    assert put.status_code == 200
+    assert put.json() == after == body  # the whole body kept, the unknown field included
+    assert context["IsActive"] is True
+    assert store.skus["1070"].active is True
+    [write] = server.writes()
+    assert (write.method, write.path, write.body) == ("PUT", RECORD_1070, body)
+    assert (write.status, write.applied, write.route) == (200, True, f"PUT {RECORD_1070}")
+
+
+def test_a_put_is_a_full_replace(http: httpx.Client) -> None:
+    store = Store().add(Sku("1070", active=True))
+    with store.serve() as server:
+        record = http.get(server.base_url + RECORD_1070).json()
+        partial = {k: v for k, v in record.items() if k not in ("IsActive", "Name")}
+        assert http.put(server.base_url + RECORD_1070, json=partial).status_code == 200
+        after = http.get(server.base_url + RECORD_1070).json()
+        context = http.get(server.base_url + CONTEXT_1070).json()
+    # A missing IsActive deactivates (Catalog spec); a missing field is cleared.
+    assert (after["IsActive"], after["Name"], context["IsActive"]) == (False, None, False)
+    assert after["PackagedWeightKg"] == record["PackagedWeightKg"]
+
+
+def test_a_sku_without_an_image_stays_inactive_though_the_put_answers_200(
+    http: httpx.Client,
+) -> None:
+    store = Store().add(Sku("1070", active=False, images=0))
+    with store.serve() as server:
+        record = http.get(server.base_url + RECORD_1070).json()
+        body = {**record, "IsActive": True, "ActivateIfPossible": True}
+        put = http.put(server.base_url + RECORD_1070, json=body)
+        after = http.get(server.base_url + RECORD_1070).json()
+        context = http.get(server.base_url + CONTEXT_1070).json()
+    assert put.status_code == 200
+    assert (put.json()["IsActive"], after["IsActive"], context["IsActive"]) == (False, False, False)
+    assert after["ActivateIfPossible"] is True  # kept: VTEX activates it once it has an image
+    assert context["Images"] == []
+    assert store.skus["1070"].active is False
+    assert server.writes()[0].applied is True  # carried out; activation refused by VTEX's rule
+
+
+def test_a_salespolicy_post_links_the_product_and_all_its_skus(http: httpx.Client) -> None:
+    store = (
+        Store()
+        .add(Sku("1070", trade_policies=["1"], product="500"))
+        .add(Sku("1071", trade_policies=["1"], product="500"))
+        .add(Sku("2000", trade_policies=["1"]))
+    )
+    with store.serve() as server:
+        base = server.base_url
+        before = http.get(base + "/api/catalog/pvt/product/500/salespolicy").json()
+        post = http.post(base + "/api/catalog/pvt/product/500/salespolicy/3")
+        again = http.post(base + "/api/catalog/pvt/product/500/salespolicy/3")
+        after = http.get(base + "/api/catalog/pvt/product/500/salespolicy").json()
+        contexts = [
+            http.get(f"{base}/api/catalog_system/pvt/sku/stockkeepingunitbyid/{sku}").json()
+            for sku in ("1070", "1071", "2000")
+        ]
+    assert before == [{"ProductId": 500, "StoreId": 1}]
+    assert (post.status_code, post.content, again.status_code) == (200, b"", 200)
+    assert after == [{"ProductId": 500, "StoreId": 1}, {"ProductId": 500, "StoreId": 3}]
+    assert [c["SalesChannels"] for c in contexts] == [[1, 3], [1, 3], [1]]
+    assert [w.applied for w in server.writes()] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("PUT", "/api/catalog/pvt/stockkeepingunit/9999", {"IsActive": True}, 404),
+        ("PUT", RECORD_1070, "not json", 400),
+        ("PUT", RECORD_1070, [1], 400),
+        ("POST", "/api/catalog/pvt/product/9999/salespolicy/3", None, 404),
+        ("POST", "/api/catalog/pvt/product/91070/salespolicy/amazon", None, 400),
+        ("DELETE", "/api/catalog/pvt/product/91070/salespolicy/1", None, 404),  # not modelled
+    ],
+)
+def test_a_write_the_store_cannot_carry_out_changes_nothing(
+    http: httpx.Client, method: str, path: str, body: Any, status: int
+) -> None:
+    store = Store().add(Sku("1070", active=False))
+    content = body if isinstance(body, str) else json.dumps(body).encode() if body else None
+    with store.serve() as server:
+        response = http.request(method, server.base_url + path, content=content)
+        context = http.get(server.base_url + CONTEXT_1070).json()
+    assert response.status_code == status
+    assert (context["IsActive"], context["SalesChannels"]) == (False, [1, 3])
+    assert store.skus["1070"].record is None
+    assert [w.applied for w in server.writes()] == [False]
+
+
+def test_a_fault_answers_instead_and_the_write_is_not_carried_out(http: httpx.Client) -> None:
+    store = Store().add(Sku("1070", active=False))
+    with store.serve() as server:
+        server.fault(f"PUT {RECORD_1070}", {"status": 500, "text": "boom"})
+        record = http.get(server.base_url + RECORD_1070).json()
+        body = {**record, "IsActive": True}
+        first = http.put(server.base_url + RECORD_1070, json=body)
+        between = http.get(server.base_url + RECORD_1070).json()["IsActive"]
+        second = http.put(server.base_url + RECORD_1070, json=body)
+    assert (first.status_code, first.text, between) == (500, "boom", False)
+    assert second.status_code == 200
+    assert store.skus["1070"].active is True
+    assert [(w.status, w.applied, w.route) for w in server.writes()] == [
+        (500, False, f"PUT {RECORD_1070}"),
+        (200, True, f"PUT {RECORD_1070}"),
+    ]
+
+
+def test_an_applied_fault_carries_the_write_out_then_answers_the_fault(
+    http: httpx.Client,
+) -> None:
+    store = Store().add(Sku("1070", trade_policies=["1"]))
+    link = "/api/catalog/pvt/product/91070/salespolicy/3"
+    with store.serve() as server:
+        server.fault(f"POST {link}", {"status": 503}, applied=True)
+        answer = http.post(server.base_url + link)
+        policies = http.get(server.base_url + POLICIES_91070).json()
+    assert answer.status_code == 503
+    assert [p["StoreId"] for p in policies] == [1, 3]
+    [write] = server.writes()
+    assert (write.status, write.applied) == (503, True)
+
+
+def test_faults_queue_count_down_and_can_match_a_query(http: httpx.Client) -> None:
+    routes = {f"GET {DOCKS_PATH}": {"body": []}}
+    with VtexServer(scenario(routes)) as server:
+        server.fault(f"GET {DOCKS_PATH}", {"status": 429, "headers": {"Retry-After": "1"}}, times=2)
+        server.fault(f"GET {DOCKS_PATH}", {"status": 403})
+        server.fault(f"GET {DOCKS_PATH}?page=2", {"status": 418}, times=None)
+        plain = [http.get(server.base_url + DOCKS_PATH).status_code for _ in range(4)]
+        paged = [http.get(server.base_url + DOCKS_PATH + "?page=2").status_code for _ in range(2)]
+        server.set_scenario(scenario(routes))  # drops pending faults
+        reset = http.get(server.base_url + DOCKS_PATH + "?page=2").status_code
+    assert (plain, paged, reset) == ([429, 429, 403, 200], [418, 418], 200)
+
+
+@pytest.mark.parametrize(
+    ("spec", "times", "problem"),
+    [
+        ({"status": "500"}, 1, "status '500'"),
+        ({"sequence": [{}]}, 1, "cannot itself be a sequence"),
+        ({"status": 500}, 0, "times is a number"),
+        ({"status": 500}, True, "times is a number"),
+    ],
+)
+def test_a_mistaken_fault_is_refused(spec: dict[str, Any], times: Any, problem: str) -> None:
+    server = VtexServer()
+    with pytest.raises(ValueError, match=problem):
+        server.fault(f"GET {DOCKS_PATH}", spec, times=times)
+    with pytest.raises(ValueError, match="is not 'METHOD /path'"):
+        server.fault("FETCH /x", {"status": 500})
+
+
+def test_a_server_serves_a_scenario_or_a_store_and_can_switch(http: httpx.Client) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        VtexServer(scenario({}), store=Store())
+    store = Store().add(Sku("1070", active=False))
+    with VtexServer(scenario({})) as server:
+        static = http.get(server.base_url + RECORD_1070).status_code
+        server.set_store(store)
+        served = http.get(server.base_url + RECORD_1070).status_code
+        put = http.put(server.base_url + RECORD_1070, json={"IsActive": True})
+        server.set_scenario(Store().add(Sku("1070", active=False)).scenario())
+        # A static scenario is a snapshot: a PUT is not in it, and changes nothing.
+        refused = http.put(server.base_url + RECORD_1070, json={"IsActive": True}).status_code
+        after = http.get(server.base_url + RECORD_1070).json()["IsActive"]
+        assert server.store is None
+    assert (static, served, put.status_code, refused, after) == (404, 200, 200, 404, False)
+    assert store.skus["1070"].active is True

@@ -23,6 +23,26 @@ only; the route with the query wins over the bare path. A response spec is
 `{"status", "body" | "text", "headers", "delay"}` or `{"sequence": [spec, ...]}` (successive
 answers to successive requests on that route, the last one repeating). Anything not in the
 scenario answers 404 `{"Message": "not in scenario"}`.
+
+Stateful mode: `VtexServer(store=store)` (or `store.serve()`, or `server.set_store(store)` on a
+running server) answers from a tests/vtex_store.py Store instead of a fixed scenario. Writes
+the store models (the SKU record PUT, the product salespolicy POST; see Store.apply) change
+the store, and every later GET shows the change; other requests are answered from the store's
+rendered routes. The store object is the live state: a test reads `store.skus[...]` afterwards.
+
+    store = Store().add(Sku("1070", active=False))
+    with store.serve(require_keys=DEFAULT_KEYS) as server:
+        server.fault("PUT /api/catalog/pvt/stockkeepingunit/1070", {"status": 500})
+        ...  # a client (or a CLI run with env_for(server)) reads, writes, re-reads
+    [put] = server.writes()                  # the one PUT, answered 500, not carried out
+    assert (put.status, put.applied) == (500, False)
+
+Faults (either mode): `server.fault("METHOD /path[?query]", spec, times=1, applied=False)`
+answers the next `times` matching requests (None: all of them) with `spec` (a response spec as
+above: a 500, a 403, a 429 with Retry-After, a `delay` past the client's timeout) instead of
+their answer. With `applied=True` a store write is carried out first and then answered with
+the fault: VTEX did the write but the client got an error or no answer. set_scenario and
+set_store drop pending faults.
 """
 
 from __future__ import annotations
@@ -42,7 +62,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl
 
 import yaml
@@ -50,7 +70,7 @@ import yaml
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 ACCOUNT = "teststore"
 DEFAULT_KEYS = ("test-key", "test-token")
-# The one POST the read-only client may send: it changes nothing, so writes() leaves it out.
+# The one POST that only reads (the simulation): it changes nothing, so writes() leaves it out.
 SIMULATION_PATH = "/api/checkout/pub/orderForms/simulation"
 NOT_IN_SCENARIO: dict[str, str] = {"Message": "not in scenario"}
 
@@ -226,6 +246,22 @@ def _parse_headers(where: str, raw: object) -> tuple[tuple[str, str], ...]:
     return tuple(headers)
 
 
+class StatefulStore(Protocol):
+    """What the server needs of a store (tests/vtex_store.py Store) in stateful mode."""
+
+    def routes(self) -> dict[str, Any]: ...
+
+    def apply(self, method: str, path: str, body: Any) -> tuple[int, Any] | None: ...
+
+
+@dataclass
+class _Fault:
+    route: str
+    reply: Reply
+    applied: bool
+    remaining: int | None  # None: every matching request from now on
+
+
 def _as_scenario(scenario: Scenario | Mapping[str, Any] | None) -> Scenario:
     if scenario is None:
         return Scenario()
@@ -256,7 +292,10 @@ class RecordedRequest:
     headers: dict[str, str]
     body: Any  # parsed JSON, else the raw text; None when empty
     status: int  # what the server answered
-    route: str | None  # the scenario route that answered; None for a 404 or 401 of the server
+    # The scenario route or fault that answered, or `METHOD /path` for a write the store
+    # handled; None for a 404 or 401 of the server.
+    route: str | None
+    applied: bool = False  # a write the store carried out (stateful mode)
 
     @property
     def target(self) -> str:
@@ -298,20 +337,27 @@ class VtexServer:
 
     `latency` (seconds, added to every answer) and `require_keys` (the `(app_key, app_token)` a
     request must carry, else 401) are read per request, so they may be changed while running.
+
+    `store` (instead of `scenario`): stateful mode, see the module docstring.
     """
 
     def __init__(
         self,
         scenario: Scenario | Mapping[str, Any] | None = None,
         *,
+        store: StatefulStore | None = None,
         latency: float = 0.0,
         require_keys: tuple[str, str] | None = None,
     ) -> None:
         if not 0 <= latency < math.inf:
             raise ValueError("latency is a number of seconds >= 0")
+        if scenario is not None and store is not None:
+            raise ValueError("a VtexServer answers from a scenario or from a store, not both")
         self.latency = latency
         self.require_keys = require_keys
-        self._scenario = _as_scenario(scenario)
+        self._store = store
+        self._scenario = _render(store) if store is not None else _as_scenario(scenario)
+        self._faults: dict[str, list[_Fault]] = {}
         self._hits: dict[str, int] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -382,8 +428,15 @@ class VtexServer:
 
     @property
     def scenario(self) -> Scenario:
+        """The routes answering now (in stateful mode, the store rendered after its last write)."""
         with self._lock:
             return self._scenario
+
+    @property
+    def store(self) -> StatefulStore | None:
+        """The store being served (stateful mode), else None."""
+        with self._lock:
+            return self._store
 
     def count(self, method: str | None = None, path_prefix: str | None = None) -> int:
         return sum(
@@ -394,16 +447,49 @@ class VtexServer:
         )
 
     def writes(self) -> list[RecordedRequest]:
-        """Requests that could change the store: every non-GET except the simulation POST."""
+        """Requests that could change the store: every non-GET except the simulation POST,
+        whatever they were answered (see `status` and `applied`)."""
         return [r for r in self.requests if r.method != "GET" and not r.is_simulation]
 
     def set_scenario(self, scenario: Scenario | Mapping[str, Any]) -> None:
-        """Answer from `scenario` from now on; every `sequence` starts again from its first step.
-        Recorded requests are kept (clear_requests() forgets them)."""
+        """Answer from `scenario` from now on (leaving stateful mode); every `sequence` starts
+        again from its first step, and pending faults are dropped. Recorded requests are kept
+        (clear_requests() forgets them)."""
         parsed = _as_scenario(scenario)
         with self._lock:
+            self._store = None
             self._scenario = parsed
             self._hits.clear()
+            self._faults.clear()
+
+    def set_store(self, store: StatefulStore) -> None:
+        """Answer from `store` from now on, carrying out writes on it (stateful mode); pending
+        faults are dropped. Recorded requests are kept."""
+        with self._lock:
+            self._store = store
+            self._scenario = _render(store)
+            self._hits.clear()
+            self._faults.clear()
+
+    def fault(
+        self,
+        route: str,
+        spec: Mapping[str, Any],
+        *,
+        times: int | None = 1,
+        applied: bool = False,
+    ) -> None:
+        """The next `times` requests to `route` ("METHOD /path", optionally "?query" to match
+        that query only) are answered with `spec` (None: every one from now on). With
+        `applied`, a store write is carried out before the fault answers (stateful mode).
+        Faults queue up: two calls for one route answer the first `times` requests with the
+        first spec, then the second."""
+        key = _route_key(route)
+        reply = _parse_spec(key, spec, in_sequence=True)[0]
+        if times is not None and (isinstance(times, bool) or times < 1):
+            raise ValueError(f"{key}: times is a number of requests >= 1, or None")
+        with self._lock:
+            self._faults.setdefault(key, []).append(_Fault(key, reply, applied, times))
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -413,29 +499,61 @@ class VtexServer:
 
     def _answer(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Reply:
         path, _, query = target.partition("?")
+        body = _decode_body(raw)
         keys = self.require_keys
         refused = keys is not None and (
             headers.get("x-vtex-api-appkey"),
             headers.get("x-vtex-api-apptoken"),
         ) != tuple(keys)
+        applied = False
         with self._lock:
-            route = None if refused else self._scenario.match(method, path, query)
+            route: str | None = None
+            fault = None if refused else self._take_fault(method, path, query)
             if refused:
                 reply = _UNAUTHORIZED
-            elif route is None:
-                reply = _NOT_FOUND
+            elif fault is not None and not fault.applied:
+                route, reply = fault.route, fault.reply
             else:
-                replies = self._scenario.routes[route]
-                hit = self._hits.get(route, 0)
-                self._hits[route] = hit + 1
-                reply = replies[min(hit, len(replies) - 1)]
+                store = self._store
+                written = None if store is None else store.apply(method, path, body)
+                if written is not None:
+                    status, answer = written
+                    applied = 200 <= status < 300
+                    route = f"{method} {path}"
+                    reply = Reply(status) if answer is None else _json_reply(status, answer)
+                    if applied and store is not None:  # every later GET shows the write
+                        self._scenario = _render(store)
+                else:
+                    route, reply = self._route_reply(method, path, query)
+                if fault is not None:  # applied first, then answered with the fault
+                    route, reply = fault.route, fault.reply
             # Recorded before any delay, so a request the client gave up on is still counted.
             self._requests.append(
-                RecordedRequest(
-                    method, path, query, headers, _decode_body(raw), reply.status, route
-                )
+                RecordedRequest(method, path, query, headers, body, reply.status, route, applied)
             )
         return reply
+
+    def _route_reply(self, method: str, path: str, query: str) -> tuple[str | None, Reply]:
+        route = self._scenario.match(method, path, query)
+        if route is None:
+            return None, _NOT_FOUND
+        replies = self._scenario.routes[route]
+        hit = self._hits.get(route, 0)
+        self._hits[route] = hit + 1
+        return route, replies[min(hit, len(replies) - 1)]
+
+    def _take_fault(self, method: str, path: str, query: str) -> _Fault | None:
+        keys = [f"{method} {path}?{query}"] if query else []
+        for key in [*keys, f"{method} {path}"]:
+            queue = self._faults.get(key)
+            if queue:
+                fault = queue[0]
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        queue.pop(0)
+                return fault
+        return None
 
     def _track(self, connection: socket.socket, is_open: bool) -> None:
         with self._lock:
@@ -539,6 +657,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if reply.content:
             self.wfile.write(reply.content)
+
+
+def _render(store: StatefulStore) -> Scenario:
+    return Scenario.from_dict({"routes": store.routes()})
 
 
 def env_for(

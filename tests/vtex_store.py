@@ -3,16 +3,44 @@
 Every response starts from a documented example in tests/fixtures/vtex/ (copied from VTEX's
 OpenAPI specs) and changes only the fields the scenario is about: ids, flags, quantities,
 links. The healthy store below passes every check; each scenario breaks one link.
+
+Static: `store.scenario()` is a VtexServer scenario, a snapshot of the store's answers.
+Stateful: `store.serve()` (or `VtexServer(store=store)`) answers from the store itself and
+carries out the two writes of `guide --apply` on it, as VTEX would (Store.apply):
+
+- `PUT /api/catalog/pvt/stockkeepingunit/{skuId}` replaces the SKU record: a field left out
+  reads back as null, a missing or false `IsActive` deactivates the SKU, and `IsActive: true`
+  activates it only if it has an image (`Sku(images=0)` stays inactive, though VTEX answers
+  200: since 2021 it activates a SKU only once it has one). Kits (an active component is also
+  needed) are not modelled. Only `IsActive` of the body reaches the other routes: a new RefId
+  or ProductId is kept in the record, not applied to the SKU context or the RefId lookup.
+- `POST /api/catalog/pvt/product/{productId}/salespolicy/{tradePolicyId}` associates the
+  product, so every SKU with that product id, with the trade policy (idempotent; VTEX's answer
+  to a repeated link is not documented).
+
+After a write, `GET .../stockkeepingunitbyid/{id}` (IsActive, SalesChannels),
+`GET .../pvt/stockkeepingunit/{id}` and `GET .../product/{id}/salespolicy` show it. The
+simulation, inventory and docks do not follow the store's writes (they are fixed by `simulation`
+and the dock fields).
+
+    store = Store().add(Sku("1070", active=False)).add(Sku("2231", images=0, active=False))
+    with store.serve(require_keys=DEFAULT_KEYS) as server:
+        ...  # run `guide --apply --yes` with env_for(server)
+    assert [(w.method, w.path) for w in server.writes()] == [...]
+    assert store.skus["1070"].active and not store.skus["2231"].active
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
+
+from tests.vtex_server import VtexServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "vtex"
 TRADE_POLICY = "3"
@@ -36,10 +64,18 @@ class Sku:
     # warehouse -> (totalQuantity, reservedQuantity)
     stock: dict[str, tuple[int, int]] = field(default_factory=lambda: {AMAZON_WAREHOUSE: (10, 0)})
     ref_id: str | None = None
+    # How many images the SKU has; VTEX does not activate a SKU without one.
+    images: int = 1
+    # The product; by default one product per SKU. SKUs sharing a product share its trade
+    # policies: a salespolicy POST links every one of them.
+    product: str | None = None
+    # The flat record as last written by a PUT (the whole body, as VTEX keeps it); None until
+    # then, when it is rendered from the spec example with this SKU's ids and flags.
+    record: dict[str, Any] | None = None
 
     @property
     def product_id(self) -> str:
-        return f"9{self.sku_id}"
+        return self.product or f"9{self.sku_id}"
 
 
 @dataclass
@@ -64,6 +100,9 @@ class Store:
         for sku in self.skus.values():
             routes[f"GET /api/catalog_system/pvt/sku/stockkeepingunitbyid/{_q(sku.sku_id)}"] = {
                 "body": self._sku_context(sku)
+            }
+            routes[f"GET /api/catalog/pvt/stockkeepingunit/{_q(sku.sku_id)}"] = {
+                "body": self.sku_record(sku)
             }
             routes[f"GET /api/catalog/pvt/product/{_q(sku.product_id)}/salespolicy"] = {
                 "body": [
@@ -93,6 +132,63 @@ class Store:
     def scenario(self, name: str = "") -> dict[str, Any]:
         return {"name": name, "routes": self.routes()}
 
+    def serve(self, **options: Any) -> VtexServer:
+        """A VtexServer (not started: `with store.serve() as server:`) answering from this store
+        and carrying out writes on it. `options` are VtexServer's (latency, require_keys)."""
+        return VtexServer(store=self, **options)
+
+    # ---- writes, as VTEX carries them out -----------------------------------------------------
+
+    def apply(self, method: str, path: str, body: Any) -> tuple[int, Any] | None:
+        """Carry out `METHOD path` (percent-encoded, no query) with the parsed JSON `body`:
+        (status, JSON body or None) when it is one of the writes modelled here, else None
+        (the server then answers from the rendered routes)."""
+        if method == "PUT" and (match := _SKU_RECORD.fullmatch(path)):
+            return self._put_sku(unquote(match[1]), body)
+        if method == "POST" and (match := _SALES_POLICY_LINK.fullmatch(path)):
+            return self._link(unquote(match[1]), unquote(match[2]))
+        return None
+
+    def _put_sku(self, sku_id: str, body: Any) -> tuple[int, Any]:
+        sku = self.skus.get(sku_id)
+        if sku is None:
+            return 404, {"Message": "SKU not found."}
+        if not isinstance(body, dict):
+            return 400, {"Message": "The request body must be a SKU (a JSON object)."}
+        sku.record = copy.deepcopy(body)
+        # A missing or null IsActive deactivates (Catalog spec, "Update SKU"). Activation needs
+        # an image (SKUs guide, 2021 Catalog announcement); an active SKU told to stay active
+        # stays so.
+        wanted = body.get("IsActive") is True
+        sku.active = wanted and (sku.active or sku.images > 0)
+        return 200, self.sku_record(sku)
+
+    def _link(self, product_id: str, trade_policy_id: str) -> tuple[int, Any]:
+        skus = [sku for sku in self.skus.values() if sku.product_id == product_id]
+        if not skus:
+            return 404, {"Message": "Product not found."}
+        if not trade_policy_id.isdigit():
+            return 400, {"Message": "The sales channel id must be an integer."}
+        policy = str(int(trade_policy_id))
+        for sku in skus:
+            if policy not in sku.trade_policies:
+                sku.trade_policies.append(policy)
+        return 200, None  # the spec documents a 200 without a body
+
+    # ---- rendering, continued -----------------------------------------------------------------
+
+    def sku_record(self, sku: Sku) -> dict[str, Any]:
+        """The flat SKU record (`GET /api/catalog/pvt/stockkeepingunit/{skuId}`)."""
+        template = fixture("sku_record")
+        if sku.record is None:
+            body = template
+            body.update(ProductId=int(sku.product_id), RefId=sku.ref_id or f"REF-{sku.sku_id}")
+        else:
+            # A full replace: what the last PUT left out reads back as null.
+            body = dict.fromkeys(template) | copy.deepcopy(sku.record)
+        body.update(Id=int(sku.sku_id), IsActive=sku.active)
+        return body  # type: ignore[no-any-return]
+
     def _sku_context(self, sku: Sku) -> dict[str, Any]:
         body = fixture("sku_context")
         body.update(
@@ -102,6 +198,12 @@ class Store:
             IsProductActive=sku.product_active,
             SalesChannels=[int(p) for p in sku.trade_policies],
         )
+        images = body.get("Images") or []
+        body["Images"] = [
+            {**image, "FileId": image["FileId"] + n}
+            for n in range(sku.images)
+            for image in images[:1]
+        ]
         body["AlternateIds"] = {"RefId": sku.ref_id or f"REF-{sku.sku_id}"}
         for seller in body.get("SkuSellers", []):
             seller.update(StockKeepingUnitId=int(sku.sku_id), SellerStockKeepingUnitId=sku.sku_id)
@@ -171,6 +273,10 @@ class Store:
             logistics.append(info)
         template.update(items=items, logisticsInfo=logistics)
         return template  # type: ignore[no-any-return]
+
+
+_SKU_RECORD = re.compile(r"/api/catalog/pvt/stockkeepingunit/([^/]+)")
+_SALES_POLICY_LINK = re.compile(r"/api/catalog/pvt/product/([^/]+)/salespolicy/([^/]+)")
 
 
 def _q(segment: str) -> str:

@@ -1,8 +1,12 @@
-"""VTEX: the read-only API client (the only HTTP in order-assistant) and its response models."""
+"""VTEX: the API client (the only HTTP in order-assistant) and its response models.
+
+The client reads for the checks and makes two writes for `guide --apply`: update_sku (the SKU
+record PUT, a full replace) and link_product_to_trade_policy (the product salespolicy POST)."""
 
 from assistant.errors import VtexApiError, VtexConfigError, VtexPermissionError
 from assistant.vtex.client import (
     DEFAULT_ENVIRONMENT,
+    SKU_RECORD_REQUIRED,
     RateLimiter,
     VtexClient,
     VtexConfig,
@@ -27,6 +31,7 @@ from assistant.vtex.models import (
 
 __all__ = [
     "DEFAULT_ENVIRONMENT",
+    "SKU_RECORD_REQUIRED",
     "Affiliate",
     "Dock",
     "InventoryBalance",

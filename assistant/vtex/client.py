@@ -1,16 +1,31 @@
-"""The read-only VTEX API client: the only module of order-assistant that speaks HTTP.
+"""The VTEX API client: the only module of order-assistant that speaks HTTP.
 
     AssistantError
     ├── VtexConfigError          (2)  a VTEX_* variable is missing or malformed (named, never echoed
     │                                 when it is the key or the token)
-    └── VtexApiError             (3)  a call that a check depends on failed: method, path, status
+    └── VtexApiError             (3)  a call failed: method, path, status and a short reason
         └── VtexPermissionError  (3)  401/403: names the License Manager resource the key needs
 
-Rules (PRODUCT.md §7, NOTES-vtex-api.md §1 and §11): a timeout on every call; 429, 423 and 5xx
+Reads (PRODUCT.md §7, NOTES-vtex-api.md §1 and §11): a timeout on every call; 429, 423 and 5xx
 and transport errors retried a bounded number of times with exponential backoff honouring
 `Retry-After`; 401/403/404 never retried; 404 on a lookup is a fact (None), not an error; each
-distinct GET sent once per client; a client-side token bucket. GETs and the fulfillment
-simulation POST are the only requests this module can send: there are no write methods.
+distinct GET sent once per client (forget() drops that cache); a client-side token bucket. The
+fulfillment simulation is a POST that reads: it is retried and cached like a GET.
+
+Writes (only `guide --apply` calls them, after a confirmation): two, and nothing else.
+
+- update_sku: `PUT /api/catalog/pvt/stockkeepingunit/{skuId}`, a full replace (a field left out
+  is cleared, a missing `IsActive` deactivates), so it takes the whole record that
+  get_sku_record read, and refuses one that is not (no matching `Id`, no boolean `IsActive`, a
+  field the spec requires missing);
+- link_product_to_trade_policy: `POST /api/catalog/pvt/product/{productId}/salespolicy/{tpId}`.
+
+A write is sent again only when VTEX says it did not process it: 429 and 423 (same bounded
+backoff and `Retry-After` as reads), and a connection that could not be made (nothing was sent).
+A 5xx, a timeout or a connection lost after the request went out is not retried: the write may
+have been applied, so the error says so and the caller re-reads. Writes go through the same rate
+limiter and count in `request_count`; they are never cached, and a write does not drop the read
+cache by itself: call forget() before re-reading to verify.
 
 Secrets: the API key pair goes into two request headers and nowhere else. No message, repr or
 exception text built here contains it, and redirects are not followed (httpx would replay our
@@ -226,10 +241,17 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _is_retryable(status: int) -> bool:
+def _is_retryable(status: int, write: bool = False) -> bool:
     # 423 Locked: Logistics answers it when two inventory operations hit the same SKU and
-    # warehouse within milliseconds (Logistics API spec); it clears by itself.
-    return status in (423, 429) or status >= 500
+    # warehouse within milliseconds (Logistics API spec); it clears by itself. 429 and 423 say
+    # the request was not processed; a 5xx does not, so a write is not sent again after one.
+    return status in (423, 429) or (status >= 500 and not write)
+
+
+# Failures before any byte of the request left: no connection, or none free in the pool. A write
+# is retried after these only; any other transport error may come after VTEX got the request.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAY_HAVE_BEEN_APPLIED = "not retried: the write may have been applied, re-read before retrying"
 
 
 # ---- endpoints -------------------------------------------------------------------------------
@@ -259,6 +281,23 @@ _LOGISTICS_SETUP = _Endpoint(
     "Logistics > Logistics access > Logistics viewer (or Logistics full access)"
 )
 _SIMULATION = _Endpoint(None)
+# Writes. The SKU PUT needs the same resource as the SKU reads (Catalog spec, "Update SKU");
+# the salespolicy POST needs Edit Product (Catalog spec, "Associate product with sales channel").
+_SKU_UPDATE = _Endpoint("Catalog > Content > SKUs")
+_PRODUCT_EDIT = _Endpoint("Catalog API > General > Edit Product")
+
+# The fields the Catalog spec requires in the body of `PUT .../stockkeepingunit/{skuId}`, plus
+# `Id`. A record without one of them is not a whole record: sending it would clear fields.
+SKU_RECORD_REQUIRED = (
+    "Id",
+    "ProductId",
+    "Name",
+    "PackagedHeight",
+    "PackagedLength",
+    "PackagedWidth",
+    "PackagedWeightKg",
+    "IsActive",
+)
 
 _SKU_CONTEXT = TypeAdapter(SkuContext)
 _SKU_ID = TypeAdapter(VtexId)
@@ -274,13 +313,13 @@ _NOT_CACHED = object()
 _MAX_CACHED_SIMULATIONS = 4096
 
 
-def _segment(value: str | int) -> str:
+def _segment(value: str | int, method: str = "GET") -> str:
     """One path segment: every reserved character quoted, so an id with `/`, `?` or `#` stays one
     segment of the path it was meant for."""
     text = str(value)
     if not text.strip():
         # Ids come from orders and from VTEX's own answers; a blank one cannot be looked up.
-        raise VtexApiError("GET", "(blank id)", "a blank id cannot be looked up")
+        raise VtexApiError(method, "(blank id)", "a blank id cannot be used in a VTEX path")
     quoted = quote(text, safe="")
     # httpx removes `.` and `..` segments (RFC 3986 dot-segment removal), which would move the
     # request to another path: percent-encode the dots of such a segment.
@@ -292,8 +331,16 @@ def _segment(value: str | int) -> str:
 # ---- the client ------------------------------------------------------------------------------
 
 
+def _same_id(value: object, wanted: str | int) -> bool:
+    # Catalog sends ids as integers, orders and paths carry them as text; a boolean is no id.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return False
+    return str(value).strip() == str(wanted).strip()
+
+
 class VtexClient:
-    """Read-only VTEX calls for the checks. Thread-safe: bulk triage shares one client."""
+    """VTEX calls for the checks, and the two writes of `guide --apply`. Thread-safe: bulk
+    triage shares one client."""
 
     def __init__(
         self,
@@ -442,6 +489,75 @@ class VtexClient:
         result = self._once(key, lambda: self._fetch("POST", path, _SIMULATION, json_body=body))
         return self._parse(_SIMULATION_MODEL, result, "POST", path)
 
+    # ---- the SKU record and the writes ---------------------------------------------------------
+
+    def get_sku_record(self, sku_id: str | int) -> dict[str, Any] | None:
+        """The flat SKU record (`GET /api/catalog/pvt/stockkeepingunit/{skuId}`) exactly as VTEX
+        returned it, unknown fields included, to be changed and sent back whole by update_sku.
+        None if VTEX does not know the SKU (404, or an empty 200 as for the SKU context).
+
+        Never from the per-run cache: it is read right before a write, and after it to verify."""
+        path = f"/api/catalog/pvt/stockkeepingunit/{_segment(sku_id)}"
+        body = self._fetch("GET", path, _SKUS)
+        if body is None:
+            return None
+        shown = self.redact(path)
+        if not isinstance(body, dict):
+            raise VtexApiError("GET", shown, "unexpected response shape at body (not an object)")
+        if not _same_id(body.get("Id"), sku_id):
+            # Sent back as is, a record of another SKU would overwrite that SKU.
+            problem = "unexpected response shape at Id (missing, or not the SKU asked for)"
+            raise VtexApiError("GET", shown, problem)
+        if not isinstance(body.get("IsActive"), bool):
+            raise VtexApiError("GET", shown, "unexpected response shape at IsActive (bool_type)")
+        return body
+
+    def update_sku(self, sku_id: str | int, record: Mapping[str, Any]) -> None:
+        """`PUT /api/catalog/pvt/stockkeepingunit/{skuId}` with `record` as the whole body.
+
+        VTEX replaces the SKU with the body: a field left out is cleared and a missing
+        `IsActive` deactivates the SKU. So `record` must be the full record read with
+        get_sku_record (with `IsActive` changed): one whose `Id` is not `sku_id`, whose
+        `IsActive` is not a boolean, or that lacks a field the spec requires
+        (SKU_RECORD_REQUIRED) is refused with ValueError before anything is sent.
+
+        A 200 does not mean the SKU is active: VTEX keeps a SKU without an image inactive.
+        Re-read (after forget()) to verify."""
+        path = f"/api/catalog/pvt/stockkeepingunit/{_segment(sku_id, 'PUT')}"
+        shown = self.redact(path)
+        if not isinstance(record, Mapping):
+            raise ValueError(f"PUT {shown}: the SKU record must be a mapping (a JSON object)")
+        missing = [name for name in SKU_RECORD_REQUIRED if name not in record]
+        if missing:
+            raise ValueError(
+                f"PUT {shown}: not a whole SKU record (missing {', '.join(missing)}): "
+                "VTEX would clear what is left out; send the record get_sku_record read"
+            )
+        if not _same_id(record["Id"], sku_id):
+            raise ValueError(f"PUT {shown}: the record's Id is not the SKU being updated")
+        if not isinstance(record["IsActive"], bool):
+            raise ValueError(f"PUT {shown}: IsActive must be true or false")
+        self._write("PUT", path, _SKU_UPDATE, dict(record))
+
+    def link_product_to_trade_policy(
+        self, product_id: str | int, trade_policy_id: str | int
+    ) -> None:
+        """`POST /api/catalog/pvt/product/{productId}/salespolicy/{tradePolicyId}`, no body:
+        associates the product, so every SKU of it, with the trade policy."""
+        product = _segment(product_id, "POST")
+        policy = _segment(trade_policy_id, "POST")
+        self._write(
+            "POST", f"/api/catalog/pvt/product/{product}/salespolicy/{policy}", _PRODUCT_EDIT
+        )
+
+    def forget(self) -> None:
+        """Drop every cached answer (GETs, 404s and failures included, and simulations), so the
+        next read of anything goes to VTEX: a verification after a write sees live state.
+        A lookup in flight while this runs still keeps the answer it gets."""
+        with self._lock:
+            self._cache.clear()
+            self._simulations.clear()
+
     # ---- plumbing ----------------------------------------------------------------------------
 
     def _get(self, path: str, endpoint: _Endpoint) -> Any:
@@ -498,16 +614,36 @@ class VtexClient:
         response, attempts = self._send(method, path, json_body)
         status = response.status_code
         if status in (401, 403):
-            raise VtexPermissionError(method, path, status, endpoint.resource)
+            raise VtexPermissionError(method, self.redact(path), status, endpoint.resource)
         if status == 404 and endpoint.missing_is_fact:
             return None
         if not 200 <= status < 300:
             # The error body is not quoted: its shape varies by API (JSON, plain text, empty).
             tries = f" after {attempts} attempts" if attempts > 1 else ""
-            raise VtexApiError(method, path, f"VTEX answered {status}{tries}", status)
+            raise VtexApiError(method, self.redact(path), f"VTEX answered {status}{tries}", status)
         return _decode(method, path, response)
 
-    def _send(self, method: str, path: str, json_body: Any) -> tuple[httpx.Response, int]:
+    def _write(self, method: str, path: str, endpoint: _Endpoint, json_body: Any = None) -> None:
+        """Send one write; re-sent only on an answer that says it was not processed."""
+        response, attempts = self._send(method, path, json_body, write=True)
+        status = response.status_code
+        if status in (401, 403):
+            raise VtexPermissionError(method, self.redact(path), status, endpoint.resource)
+        if 200 <= status < 300:
+            return  # the body (the updated SKU, or nothing) is not needed: callers re-read
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        if status >= 500:
+            problem = f"VTEX answered {status}, {_MAY_HAVE_BEEN_APPLIED}"
+        elif _is_retryable(status, write=True):
+            problem = f"VTEX answered {status}{tries}, the write was not applied"
+        else:
+            # The error body is not quoted (its shape varies, and it is VTEX's text, not ours).
+            problem = f"VTEX answered {status}, the write was refused"
+        raise VtexApiError(method, self.redact(path), problem, status)
+
+    def _send(
+        self, method: str, path: str, json_body: Any, *, write: bool = False
+    ) -> tuple[httpx.Response, int]:
         """Send with retries; return the last response and the number of attempts."""
         attempt = 0
         while True:
@@ -515,13 +651,17 @@ class VtexClient:
             try:
                 response = self._attempt(method, path, json_body)
             except httpx.TransportError as exc:
+                if write and not isinstance(exc, _NOT_SENT):
+                    problem = f"no response ({type(exc).__name__}), {_MAY_HAVE_BEEN_APPLIED}"
+                    raise VtexApiError(method, self.redact(path), problem) from exc
                 if attempt >= self._max_retries:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     problem = f"no response ({type(exc).__name__}){tries}"
-                    raise VtexApiError(method, path, problem) from exc
+                    raise VtexApiError(method, self.redact(path), problem) from exc
                 self._sleep(self._backoff(attempt))
             else:
-                if not _is_retryable(response.status_code) or attempt >= self._max_retries:
+                retryable = _is_retryable(response.status_code, write)
+                if not retryable or attempt >= self._max_retries:
                     return response, attempt + 1
                 wait = self._retry_wait(attempt, response)
                 if wait is None:  # VTEX asks for a longer wait than we allow: give up now
@@ -534,6 +674,9 @@ class VtexClient:
             self.request_count += 1
         if method == "GET":
             return self._http.get(path)
+        if method == "PUT":
+            return self._http.put(path, json=json_body)
+        # json=None sends no body: the salespolicy POST has none.
         return self._http.post(path, json=json_body)
 
     def _backoff(self, attempt: int) -> float:

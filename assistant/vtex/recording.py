@@ -3,7 +3,14 @@
 A support engineer can then reproduce an operator's online diagnosis exactly. A recording
 holds, per exchange: method, path with query, request body, status, content type and response
 body. Request headers (where the key pair travels) are never stored, and any occurrence of the
-key or token in a response body is blanked, so a recording can be attached to a ticket.
+key or token in a request or response body is blanked, so a recording can be attached to a
+ticket.
+
+Writes (`guide --apply`: the SKU record PUT, the salespolicy POST) are recorded like any other
+exchange, with the body sent. A replay answers them from the recording too: nothing reaches
+VTEX, and a replayed write matches only if the replayed run sends the same body (it does when
+it read the same record). Reads repeated after a write (a verification) get their recorded
+answers in order, so the replay sees the state change the live run saw.
 """
 
 from __future__ import annotations
@@ -79,7 +86,9 @@ class RecordingTransport(httpx.BaseTransport):
         exchange = {
             "method": request.method,
             "path": _path_of(request.url),
-            "request_body": _json_or_text(request.content),
+            # Blanked like the response: a written record is what VTEX sent, and a replay reads
+            # the blanked response, so it sends (and must match) the blanked body.
+            "request_body": _json_or_text(self._blank_bytes(request.content)),
             "status": response.status_code,
             "content_type": response.headers.get("content-type"),
             "retry_after": response.headers.get("retry-after"),
@@ -90,6 +99,11 @@ class RecordingTransport(httpx.BaseTransport):
         return httpx.Response(
             response.status_code, headers=response.headers, content=content, request=request
         )
+
+    def _blank_bytes(self, content: bytes) -> bytes:
+        if not any(secret.encode("utf-8") in content for secret in self.secrets):
+            return content
+        return self._blank(content.decode("utf-8", "replace")).encode("utf-8")
 
     def _blank(self, text: str) -> str:
         for secret in self.secrets:
