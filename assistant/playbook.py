@@ -200,6 +200,11 @@ def _pydantic_problems(
             where: type[BaseModel] = Choice if "choices" in loc[:-1] else model
             expected = sorted(set(where.model_fields) - {"source"})
             message = f"unknown key (expected one of: {', '.join(expected)})"
+        elif kind == "invalid_key":
+            loc[-1] = str(loc[-1])
+            message = "keys must be strings"
+        elif kind == "tuple_type":
+            message = "must be a list"
         elif kind == "string_type" and isinstance(error.get("input"), bool):
             message = "must be a string (quote yes/no/on/off/true/false in YAML)"
         else:
@@ -361,7 +366,7 @@ class _Validator:
         allowed = _COMMON_FIELDS | _KIND_FIELDS[step.kind]
         for name in sorted(step.model_fields_set - allowed):
             reason = _WHY_NOT.get(name, f"belongs to {_kinds_taking(name)} steps")
-            self.add(f"{where}.{name}", f"not allowed on a {step.kind} step ({reason})")
+            self.add(f"{where}.{name}", f"not allowed on {_a(step.kind)} step ({reason})")
         for name in ("title", "text", "question"):
             self._text(f"{where}.{name}", getattr(step, name), required=name != "text")
         if step.admin_path is not None and not step.admin_path.strip():
@@ -391,7 +396,10 @@ class _Validator:
             self._check_choices(where, index, step, position)
         elif kind == "action":
             if step.action is None:
-                self.add(f"{where}.action", "is required on an action step")
+                self.add(
+                    f"{where}.action",
+                    "is required on an action step (activate_sku or link_trade_policy)",
+                )
             if not step.admin_steps:
                 self.add(
                     f"{where}.admin_steps",
@@ -475,6 +483,10 @@ def _successors(step: Step) -> list[str | None]:
     if step.kind == "ask":
         return [choice.next for choice in step.choices]
     return [step.next]
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _kinds_taking(name: str) -> str:
