@@ -476,6 +476,118 @@ def rules_validate(
     )
 
 
+playbooks_app = typer.Typer(
+    help="Inspect and lint the declarative playbooks.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(playbooks_app, name="playbooks")
+
+if TYPE_CHECKING:
+    from assistant.playbook import Playbook
+
+_PlaybookDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--playbooks-dir",
+        help="Extra folder of playbook YAML files (repeatable); replaces shipped ones by id.",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def _playbooks(
+    playbooks_dir: list[Path] | None, rules_dir: list[Path] | None
+) -> "dict[str, Playbook]":
+    from assistant.playbook import load_playbooks
+    from assistant.rulesets import load_rulebook
+
+    return load_playbooks(playbooks_dir or [], load_rulebook(rules_dir or []))
+
+
+@playbooks_app.command("list")
+def playbooks_list(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    playbooks_dir: _PlaybookDirs = None,
+    rules_dir: RulesDirs = None,
+) -> None:
+    """List the playbooks: id, title, the findings each remedies, whether it fixes."""
+    with _user_errors():
+        playbooks = _playbooks(playbooks_dir, rules_dir)
+        if json_output:
+            import json
+
+            rows = [
+                {
+                    "id": p.id,
+                    "title": p.title,
+                    "findings": list(p.findings),
+                    "fixes": p.fixes,
+                    "steps": len(p.steps),
+                }
+                for p in sorted(playbooks.values(), key=lambda p: p.id)
+            ]
+            sys.stdout.write(json.dumps({"playbooks": rows}, indent=2) + "\n")
+            return
+        from assistant.report import render_playbooks_list
+
+        render_playbooks_list(_stdout(), playbooks)
+
+
+@playbooks_app.command("show")
+def playbooks_show(
+    playbook_id: Annotated[str, typer.Argument(help="A playbook id, as in `playbooks list`.")],
+    playbooks_dir: _PlaybookDirs = None,
+    rules_dir: RulesDirs = None,
+) -> None:
+    """Show a playbook's steps: kinds, checks, branches, Admin paths and links."""
+    with _user_errors():
+        playbooks = _playbooks(playbooks_dir, rules_dir)
+        if playbook_id not in playbooks:
+            _fail(
+                f"unknown playbook {playbook_id!r}; known: {', '.join(sorted(playbooks))}",
+                EXIT_USAGE,
+            )
+        from assistant.report import render_playbook_show
+
+        render_playbook_show(_stdout(), playbooks[playbook_id])
+
+
+@playbooks_app.command("validate")
+def playbooks_validate(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A folder of playbook files to check (default: the shipped playbooks).",
+            show_default=False,
+        ),
+    ] = None,
+    rules_dir: RulesDirs = None,
+) -> None:
+    """Check playbook files: YAML, keys, step kinds, checks, branches, placeholders, findings.
+
+    Exit codes: 0 valid, 2 problems (each printed as FILE: KEY: PROBLEM).
+    """
+    from assistant.errors import RulesetError
+    from assistant.playbook import load_playbooks, validate_playbook_dir
+    from assistant.rulesets import load_rulebook
+
+    try:
+        rulebook = load_rulebook(rules_dir or [])
+        if directory is None:
+            count = len(load_playbooks((), rulebook))
+        else:
+            problems = validate_playbook_dir(directory, rulebook)
+            if problems:
+                raise RulesetError(problems)
+            count = len([p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"}])
+    except RulesetError as exc:
+        for problem in exc.problems:
+            _say("", str(problem))
+        _stderr().print(f"[bold red]{len(exc.problems)} problem(s) found[/]")
+        raise typer.Exit(EXIT_USAGE) from None
+    _stdout().print(f"ok: {count} playbooks")
+
+
 def main() -> None:
     import os
 

@@ -353,3 +353,94 @@ def render_triage_summary(console: Console, summary: Summary) -> None:
                 Text(", ".join(sorted(load.findings))),
             )
         console.print(table)
+
+
+# ---- playbooks -------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from assistant.playbook import Playbook, Step
+
+_KIND_STYLE = {
+    "instruct": "cyan",
+    "check": "yellow",
+    "verify": "yellow",
+    "ask": "magenta",
+    "action": "bold red",
+    "escalate": "blue",
+}
+
+
+def render_playbooks_list(console: Console, playbooks: Mapping[str, Playbook]) -> None:
+    table = Table(title="Playbooks", title_justify="left")
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("title")
+    table.add_column("findings")
+    table.add_column("fixes")
+    table.add_column("steps", justify="right")
+    for playbook in sorted(playbooks.values(), key=lambda p: p.id):
+        table.add_row(
+            Text(playbook.id),
+            Text(playbook.title),
+            Text("\n".join(playbook.findings)),
+            "yes" if playbook.fixes else "no",
+            str(len(playbook.steps)),
+        )
+    console.print(table)
+
+
+def _branches(step: Step, following: str) -> list[str]:
+    """Where a step goes next, as `label → target` ("next step" when it falls through)."""
+
+    def target(name: str | None) -> str:
+        return following if name is None else name
+
+    if step.kind in {"check", "verify"}:
+        return [f"pass → {target(step.on_pass)}", f"fail → {target(step.on_fail)}"]
+    if step.kind == "ask":
+        return [f"{choice.value} → {target(choice.next)}" for choice in step.choices]
+    return [f"then → {target(step.next)}"]
+
+
+def render_playbook_show(console: Console, playbook: Playbook) -> None:
+    """Every step with its kind, branches and Admin path; placeholders are shown unfilled."""
+    from rich.padding import Padding
+
+    body = Text()
+    body.append(playbook.title, style="bold").append(f"  ({playbook.id})\n", style="dim")
+    body.append(playbook.summary + "\n")
+    body.append("file ", style="dim").append(_short(playbook.source) + "\n")
+    body.append("findings ", style="dim").append(", ".join(playbook.findings) + "\n")
+    body.append("fixes ", style="dim").append(
+        "yes: ends by reprocessing the order" if playbook.fixes else "no: nothing to reprocess"
+    )
+    console.print(Panel(body, title=f"playbooks show {playbook.id}"))
+    for number, step in enumerate(playbook.steps, start=1):
+        following = playbook.steps[number].id if number < len(playbook.steps) else "end"
+        head = Text(f"{number:>2}. ", style="bold")
+        head.append(step.kind, style=_KIND_STYLE[step.kind])
+        detail = step.check or step.action or step.to
+        if detail:
+            head.append(f" {detail}", style=_KIND_STYLE[step.kind])
+        head.append(f"  {step.id}", style="dim").append("  ").append(step.title, style="bold")
+        console.print(head)
+        lines: list[tuple[str, str]] = []
+        if step.text:
+            lines.append(("", step.text))
+        if step.question:
+            lines.append(("offline question: ", step.question))
+        for choice in step.choices:
+            lines.append((f"[{choice.value}] ", choice.label))
+        if step.admin_path:
+            lines.append(("Admin: ", step.admin_path))
+        for index, admin_step in enumerate(step.admin_steps, start=1):
+            lines.append((f"  {index}) ", admin_step))
+        if step.help:
+            lines.append(("help: ", step.help))
+        if step.confirm:
+            lines.append(("", "waits until you say it is done"))
+        lines.append(("", " · ".join(_branches(step, following))))
+        for label, value in lines:
+            line = Text(label, style="dim").append(value, style="")
+            console.print(Padding(line, (0, 0, 0, 6), expand=False))

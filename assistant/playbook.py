@@ -1,0 +1,570 @@
+"""Load and validate the declarative playbooks (`playbooks/*.yaml` and a user's folders).
+
+A playbook is one remediation: an ordered list of steps, each of one kind:
+
+    instruct   what to do in the Admin (`admin_path`, `admin_steps`); `confirm: true` waits
+               until the operator says it is done
+    check      an automated check from rulesets/catalog.yaml (`check`); offline its yes/no
+               `question` is asked instead ("yes" means the check passes); branches with
+               `on_pass` / `on_fail`
+    ask        a question with `choices`; each choice may branch with its own `next`
+    action     one of the two API writes (`action`), with the `admin_steps` that do the same
+               by hand (shown in a dry run)
+    verify     like check, after a fix
+    escalate   a case draft for Amazon or VTEX support (`to`)
+
+Branch targets name a later step or "end": a playbook never loops, so a scripted run always
+terminates. A playbook with `fixes: true` ends with the `reprocess` step.
+
+The models only describe the shape; `load_playbooks` and `validate_playbook_dir` check
+everything else and report each problem with its file and key (`steps[2].on_fail`), never a
+traceback. A playbook in a user's folder replaces the shipped one with the same id.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
+
+from assistant.errors import Problem, RulesetError
+from assistant.resources import builtin_dir
+from assistant.rulesets import RuleBook, load_rulebook
+from assistant.yamlio import DocumentError, load_ruleset_yaml
+
+StepKind = Literal["instruct", "check", "ask", "action", "verify", "escalate"]
+ActionName = Literal["activate_sku", "link_trade_policy"]  # the only two API writes
+EscalateTo = Literal["amazon", "vtex_support"]
+END = "end"  # a branch target that finishes the playbook
+REPROCESS = "reprocess"  # the id of the last step of a playbook that fixes something
+
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "order_id",
+        "sku_id",  # the id as Amazon sent it
+        "vtex_sku_id",
+        "product_id",
+        "trade_policy_id",
+        "affiliate_id",
+        "postal_code",
+        "country",
+        "quantity",
+        "error_message",
+        "seller",
+        "sales_channel",
+        "account",
+    }
+)
+
+# What the reprocess step's text must say (the articles' fix, and the known issue that
+# reprocessing does not re-read the order's status on Amazon).
+REPROCESS_PHRASES = ("Marketplace > Connections > Orders", "Reprocess")
+_CANCELED_ON_AMAZON = re.compile(r"cancel+ed\b.*\bamazon\b|\bamazon\b.*\bcancel+ed\b", re.I | re.S)
+
+_STEP_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+_CHOICE_VALUE = re.compile(r"^[a-z][a-z0-9_-]*$")
+_PLAYBOOK_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+_SUFFIXES = (".yaml", ".yml")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Choice(_Frozen):
+    value: str  # slug ^[a-z][a-z0-9_-]*$, what --answers gives
+    label: str  # shown to the operator
+    next: str | None = None  # step id or "end"; None = the following step
+
+
+class Step(_Frozen):
+    id: str  # slug ^[a-z][a-z0-9-]*$, unique within the playbook
+    kind: StepKind
+    title: str  # short, shown in the step counter
+    text: str = ""  # what to do / what this is, may use placeholders
+    admin_path: str | None = None  # exact Admin path from the articles
+    help: str | None = None  # https URL to the article
+    next: str | None = None  # step id or "end"; None = the following step (or end if last)
+    check: str | None = None  # check/verify: a check name from rulesets/catalog.yaml
+    question: str | None = None  # check/verify: asked when the check cannot run; yes = pass
+    on_pass: str | None = None  # check/verify: branch target when it passes
+    on_fail: str | None = None  # check/verify: branch target when it fails
+    choices: tuple[Choice, ...] = ()  # ask: >= 2 choices, unique values
+    action: ActionName | None = None  # action: which write
+    admin_steps: tuple[str, ...] = ()  # action (and instruct): the manual Admin steps
+    to: EscalateTo | None = None  # escalate: who the case draft is for
+    confirm: StrictBool = False  # instruct: the operator must say it is done
+
+
+class Playbook(_Frozen):
+    id: str  # == file stem
+    title: str
+    summary: str
+    findings: tuple[str, ...]  # finding codes it remedies (the catalog names this playbook)
+    fixes: StrictBool  # changes something store-side: then it ends with the reprocess step
+    steps: tuple[Step, ...]
+    source: str  # the file path (set by the loader, not in YAML)
+
+
+class PlaybookError(RulesetError):
+    """Playbook files that do not load or validate; carries every problem (exit code 2)."""
+
+
+# Which optional step fields each kind takes (id, kind, title, text, admin_path and help are
+# common to all). `next` is left out where the kind branches by other means.
+_KIND_FIELDS: Mapping[str, frozenset[str]] = {
+    "instruct": frozenset({"next", "admin_steps", "confirm"}),
+    "check": frozenset({"check", "question", "on_pass", "on_fail"}),
+    "verify": frozenset({"check", "question", "on_pass", "on_fail"}),
+    "ask": frozenset({"choices"}),
+    "action": frozenset({"next", "action", "admin_steps"}),
+    "escalate": frozenset({"next", "to"}),
+}
+_COMMON_FIELDS = frozenset({"id", "kind", "title", "text", "admin_path", "help"})
+_WHY_NOT = {
+    "next": "branches with on_pass/on_fail (check, verify) or choices[].next (ask)",
+}
+
+
+# ---- placeholders --------------------------------------------------------------------------
+
+
+def _fields(template: str) -> Iterator[tuple[str, str | None, str | None, str | None]]:
+    return iter(string.Formatter().parse(template))
+
+
+def placeholder_problems(template: str) -> list[str]:
+    """What is wrong with the {placeholders} of one text (empty when nothing is)."""
+    try:
+        parsed = list(_fields(template))
+    except ValueError as exc:
+        return [f"malformed placeholder braces ({exc})"]
+    problems = []
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if spec or conversion or not name.isidentifier():
+            problems.append(f"placeholder {{{name}}} must be a plain {{name}}")
+        elif name not in PLACEHOLDERS:
+            problems.append(
+                f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})"
+            )
+    return problems
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill the {placeholders}; a missing or empty value shows as "<name>". Never raises: a
+    malformed template comes back as written."""
+    try:
+        parsed = list(_fields(template))
+    except ValueError:
+        return template
+    out = []
+    for literal, name, spec, conversion in parsed:
+        out.append(literal)
+        if name is None:
+            continue
+        value = values.get(name) if not spec and not conversion else None
+        out.append(str(value) if value not in (None, "") else f"<{name}>")
+    return "".join(out)
+
+
+# ---- validation ------------------------------------------------------------------------------
+
+
+def _key(loc: Sequence[int | str], prefix: str = "") -> str:
+    key = prefix
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if key else str(part)
+    return key
+
+
+def _pydantic_problems(
+    path: str, exc: ValidationError, model: type[BaseModel], prefix: str = ""
+) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = list(error["loc"])
+        kind = error["type"]
+        if kind == "missing":
+            message = "is required"
+        elif kind == "extra_forbidden":
+            where: type[BaseModel] = Choice if "choices" in loc[:-1] else model
+            expected = sorted(set(where.model_fields) - {"source"})
+            message = f"unknown key (expected one of: {', '.join(expected)})"
+        elif kind == "invalid_key":
+            loc[-1] = str(loc[-1])
+            message = "keys must be strings"
+        elif kind == "tuple_type":
+            message = "must be a list"
+        elif kind == "string_type" and isinstance(error.get("input"), bool):
+            message = "must be a string (quote yes/no/on/off/true/false in YAML)"
+        else:
+            message = error["msg"][0].lower() + error["msg"][1:]
+        problems.append(Problem(path, _key(loc, prefix), message))
+    return problems
+
+
+class _Validator:
+    """Checks one playbook file; `problems` holds what is wrong, `playbook` what loaded."""
+
+    def __init__(self, file: Path, rulebook: RuleBook, *, shipped: bool) -> None:
+        self.path = str(file)
+        self.file = file
+        self.rulebook = rulebook
+        self.problems: list[Problem] = []
+        self.playbook: Playbook | None = None
+        self._declared_ids: list[Any] = []
+        self._read(shipped)
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(Problem(self.path, key, message))
+
+    def _read(self, shipped: bool) -> None:
+        try:
+            document = load_ruleset_yaml(self.file, shipped=shipped)
+        except DocumentError as exc:
+            self.add("", str(exc))
+            return
+        if document is None:
+            self.add("", "is empty")
+            return
+        if not isinstance(document, dict):
+            self.add("", "must be a mapping with id, title, summary, findings, fixes, steps")
+            return
+        if "source" in document:
+            self.add("source", "is set by the loader from the file path; remove it")
+        header = self._header(document)
+        steps = self._steps(document.get("steps"), "steps" in document)
+        self._check_header(document)
+        if steps is not None:
+            self._check_steps(steps, fixes=document.get("fixes") is True)
+        if header is not None and steps is not None and not self.problems:
+            self.playbook = header.model_copy(update={"steps": tuple(s for _, s in steps)})
+
+    def _header(self, document: dict[Any, Any]) -> Playbook | None:
+        fields = {k: v for k, v in document.items() if k not in {"steps", "source"}}
+        try:
+            return Playbook.model_validate({**fields, "steps": (), "source": self.path})
+        except ValidationError as exc:
+            self.problems.extend(_pydantic_problems(self.path, exc, Playbook))
+            return None
+
+    def _steps(self, raw: Any, given: bool) -> list[tuple[int, Step]] | None:
+        """The well-formed steps with their index; None when the list itself is unusable.
+        A malformed step is reported and left out; the ids it declares still count as
+        branch targets, so one typo is not reported again at every jump to it."""
+        if not given:
+            self.add("steps", "is required")
+            return None
+        if not isinstance(raw, list):
+            self.add("steps", "must be a list of steps")
+            return None
+        if not raw:
+            self.add("steps", "needs at least one step")
+            return None
+        self._declared_ids = [s.get("id") if isinstance(s, dict) else None for s in raw]
+        steps = []
+        for index, entry in enumerate(raw):
+            if not isinstance(entry, dict):
+                self.add(f"steps[{index}]", "must be a mapping")
+                continue
+            try:
+                steps.append((index, Step.model_validate(entry)))
+            except ValidationError as exc:
+                self.problems.extend(_pydantic_problems(self.path, exc, Step, f"steps[{index}]"))
+        return steps
+
+    # ---- the playbook --------------------------------------------------------------------------
+
+    def _check_header(self, document: Mapping[Any, Any]) -> None:
+        """The top-level fields, from the raw document so that they are checked even when
+        another field has the wrong type (those were reported by the model already)."""
+        playbook_id = document.get("id")
+        if not isinstance(playbook_id, str):
+            playbook_id = None
+        elif not _PLAYBOOK_ID.match(playbook_id):
+            self.add("id", "must be a lower-case-dashed id like restock or link-dock")
+        elif playbook_id != self.file.stem:
+            self.add("id", f"must equal the file name without .yaml ({self.file.stem!r})")
+        for key in ("title", "summary"):
+            if isinstance(document.get(key), str):
+                self._text(key, document[key])
+        listed = document.get("findings")
+        if not isinstance(listed, list):
+            return
+        if not listed:
+            self.add("findings", "needs at least one finding code (those that name this playbook)")
+        findings = self.rulebook.findings
+        for index, code in enumerate(listed):
+            key = f"findings[{index}]"
+            if not isinstance(code, str):
+                continue
+            if code in listed[:index]:
+                self.add(key, f"{code!r} is listed twice")
+            elif code not in findings:
+                self.add(key, f"unknown finding code {code!r} (not in the rulesets' findings)")
+            elif playbook_id is not None and findings[code].playbook != playbook_id:
+                self.add(
+                    key,
+                    f"the catalog names playbook {findings[code].playbook!r} for {code!r} "
+                    f"({findings[code].source}), not {playbook_id!r}",
+                )
+        missing = [
+            code
+            for code, spec in findings.items()
+            if spec.playbook == playbook_id and code not in listed
+        ]
+        if missing:
+            self.add(
+                "findings",
+                f"the catalog names this playbook for {', '.join(missing)}: list them here",
+            )
+
+    # ---- the steps ---------------------------------------------------------------------------
+
+    def _text(self, key: str, value: str | None, *, required: bool = True) -> None:
+        if value is None:
+            return
+        if not value.strip():
+            if required:
+                self.add(key, "must be a non-empty string")
+            return
+        for problem in placeholder_problems(value):
+            self.add(key, problem)
+
+    def _check_steps(self, steps: list[tuple[int, Step]], *, fixes: bool) -> None:
+        position: dict[str, int] = {}
+        for index, declared in enumerate(self._declared_ids):
+            if isinstance(declared, str) and declared not in position:
+                position[declared] = index
+        seen: dict[str, int] = {}
+        for index, step in steps:
+            where = f"steps[{index}]"
+            if step.id == END:
+                self.add(f"{where}.id", f"{END!r} is reserved: it is the target that finishes")
+            elif not _STEP_ID.match(step.id):
+                self.add(f"{where}.id", "must be a lower-case-dashed id like check-active")
+            elif step.id in seen:
+                self.add(f"{where}.id", f"duplicate step id (also steps[{seen[step.id]}])")
+            else:
+                seen[step.id] = index
+            self._check_step(where, index, step, position)
+        self._check_reachable(steps, position)
+        if fixes:
+            self._check_reprocess(steps, len(self._declared_ids))
+
+    def _check_step(self, where: str, index: int, step: Step, position: Mapping[str, int]) -> None:
+        allowed = _COMMON_FIELDS | _KIND_FIELDS[step.kind]
+        for name in sorted(step.model_fields_set - allowed):
+            reason = _WHY_NOT.get(name, f"belongs to {_kinds_taking(name)} steps")
+            self.add(f"{where}.{name}", f"not allowed on {_a(step.kind)} step ({reason})")
+        for name in ("title", "text", "question"):
+            self._text(f"{where}.{name}", getattr(step, name), required=name != "text")
+        if step.admin_path is not None and not step.admin_path.strip():
+            self.add(f"{where}.admin_path", "must be a non-empty string")
+        if step.help is not None:
+            url = urlsplit(step.help)
+            if url.scheme != "https" or not url.netloc or any(c.isspace() for c in step.help):
+                self.add(f"{where}.help", "must be an https:// URL")
+        for number, line in enumerate(step.admin_steps):
+            self._text(f"{where}.admin_steps[{number}]", line)
+        kind = step.kind
+        if kind in {"check", "verify"}:
+            if step.check is None:
+                self.add(f"{where}.check", f"is required on a {kind} step")
+            elif step.check not in self.rulebook.checks:
+                self.add(
+                    f"{where}.check",
+                    f"unknown check {step.check!r} "
+                    f"(known: {', '.join(sorted(self.rulebook.checks))})",
+                )
+            if step.question is None:
+                self.add(
+                    f"{where}.question",
+                    f"is required on a {kind} step (asked when the check cannot run)",
+                )
+        elif kind == "ask":
+            self._check_choices(where, index, step, position)
+        elif kind == "action":
+            if step.action is None:
+                self.add(
+                    f"{where}.action",
+                    "is required on an action step (activate_sku or link_trade_policy)",
+                )
+            if not step.admin_steps:
+                self.add(
+                    f"{where}.admin_steps",
+                    "an action step needs the Admin steps that do the same by hand",
+                )
+        elif kind == "escalate" and step.to is None:
+            self.add(f"{where}.to", "is required on an escalate step (amazon or vtex_support)")
+        for name in ("next", "on_pass", "on_fail"):
+            self._target(f"{where}.{name}", index, getattr(step, name), position)
+
+    def _check_choices(
+        self, where: str, index: int, step: Step, position: Mapping[str, int]
+    ) -> None:
+        if len(step.choices) < 2:
+            self.add(f"{where}.choices", "an ask step needs at least two choices")
+        values: dict[str, int] = {}
+        for number, choice in enumerate(step.choices):
+            key = f"{where}.choices[{number}]"
+            if not _CHOICE_VALUE.match(choice.value):
+                self.add(f"{key}.value", "must be a lower-case id like yes, no or not_sure")
+            elif choice.value in values:
+                self.add(f"{key}.value", f"duplicate value (also choices[{values[choice.value]}])")
+            else:
+                values[choice.value] = number
+            self._text(f"{key}.label", choice.label)
+            self._target(f"{key}.next", index, choice.next, position)
+
+    def _target(
+        self, key: str, index: int, target: str | None, position: Mapping[str, int]
+    ) -> None:
+        if target is None or target == END:
+            return
+        if target not in position:
+            self.add(key, f"no step has the id {target!r} (nor is it {END!r})")
+        elif position[target] <= index:
+            self.add(
+                key,
+                f"branches back to {target!r} (steps[{position[target]}]): targets must be "
+                "later steps, so that every run ends",
+            )
+
+    def _check_reachable(self, steps: list[tuple[int, Step]], position: Mapping[str, int]) -> None:
+        if len(steps) != len(self._declared_ids):
+            return  # a malformed step's branches are unknown
+        reached = {0}
+        for index, step in steps:
+            if index not in reached:
+                self.add(f"steps[{index}]", f"step {step.id!r} can never be reached")
+                continue
+            for target in _successors(step):
+                reached.add(index + 1 if target is None else position.get(target, -1))
+
+    def _check_reprocess(self, steps: list[tuple[int, Step]], count: int) -> None:
+        last_index = count - 1
+        last = next((s for i, s in steps if i == last_index), None)
+        if last is None:
+            return  # already reported as malformed
+        where = f"steps[{last_index}]"
+        if last.id != REPROCESS or last.kind != "instruct":
+            self.add(
+                "fixes",
+                f"a playbook that fixes something must end with an instruct step with id "
+                f"{REPROCESS!r} (reprocess the order in "
+                "Marketplace > Connections > Orders > Actions > Reprocess)",
+            )
+            return
+        for phrase in REPROCESS_PHRASES:
+            if phrase not in last.text:
+                self.add(f"{where}.text", f"must say {phrase!r}")
+        if not _CANCELED_ON_AMAZON.search(last.text):
+            self.add(
+                f"{where}.text",
+                "must say to first confirm that the order is not canceled on Amazon "
+                "(reprocessing does not re-read its status: known issue)",
+            )
+
+
+def _successors(step: Step) -> list[str | None]:
+    if step.kind in {"check", "verify"}:
+        return [step.on_pass, step.on_fail]
+    if step.kind == "ask":
+        return [choice.next for choice in step.choices]
+    return [step.next]
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _kinds_taking(name: str) -> str:
+    kinds = [kind for kind, fields in _KIND_FIELDS.items() if name in fields]
+    return "/".join(kinds) if kinds else "no"
+
+
+# ---- loading -----------------------------------------------------------------------------------
+
+
+def _files(directory: Path) -> tuple[list[Path], list[Problem]]:
+    if not directory.is_dir():
+        return [], [Problem(str(directory), "", "is not a directory")]
+    files = sorted(p for p in directory.iterdir() if p.suffix in _SUFFIXES and p.is_file())
+    if not files:
+        return [], [Problem(str(directory), "", "holds no *.yaml playbook files")]
+    problems = []
+    stems: dict[str, Path] = {}
+    for file in files:
+        if file.stem in stems:
+            problems.append(
+                Problem(str(file), "id", f"duplicate playbook id (also {stems[file.stem].name})")
+            )
+        stems.setdefault(file.stem, file)
+    return files, problems
+
+
+def _load_dir(
+    directory: Path, rulebook: RuleBook, *, shipped: bool
+) -> tuple[dict[str, Playbook], list[Problem]]:
+    files, problems = _files(directory)
+    playbooks: dict[str, Playbook] = {}
+    for file in files:
+        validator = _Validator(file, rulebook, shipped=shipped)
+        problems.extend(validator.problems)
+        if validator.playbook is not None and validator.playbook.id not in playbooks:
+            playbooks[validator.playbook.id] = validator.playbook
+    return playbooks, problems
+
+
+def validate_playbook_dir(path: Path, rulebook: RuleBook | None = None) -> list[Problem]:
+    """Every problem of the playbook files in one folder (for `playbooks validate DIR`). Only
+    the files in it are checked: whether each finding has a playbook is a question for the
+    shipped set (`load_playbooks`)."""
+    _, problems = _load_dir(path, rulebook or load_rulebook(), shipped=False)
+    return problems
+
+
+def load_playbooks(
+    extra_dirs: Sequence[Path] = (), rulebook: RuleBook | None = None
+) -> dict[str, Playbook]:
+    """The shipped playbooks plus a user's folders, by id. A user's playbook replaces the
+    shipped one (or an earlier folder's) with the same id. Every finding of the shipped
+    rulesets must have a playbook. Raises PlaybookError listing every problem."""
+    rulebook = rulebook or load_rulebook()
+    shipped = builtin_dir("playbooks")
+    playbooks, problems = _load_dir(shipped, rulebook, shipped=True)
+    seen = {shipped.resolve()}
+    for directory in extra_dirs:
+        if directory.resolve() in seen:  # the same folder twice is one folder
+            continue
+        seen.add(directory.resolve())
+        found, more = _load_dir(directory, rulebook, shipped=False)
+        playbooks.update(found)
+        problems.extend(more)
+    rulesets = builtin_dir("rulesets").resolve()
+    for code, finding in rulebook.findings.items():
+        if finding.playbook in playbooks or Path(finding.source).resolve().parent != rulesets:
+            continue
+        if any(Path(p.path).stem == finding.playbook for p in problems):
+            continue  # its file exists and its problems are reported
+        problems.append(
+            Problem(
+                finding.source,
+                f"findings.{code}.playbook",
+                f"no playbook file {finding.playbook}.yaml in {shipped}",
+            )
+        )
+    if problems:
+        raise PlaybookError(problems)
+    return playbooks
