@@ -47,6 +47,17 @@ RulesDirs = Annotated[
 ]
 
 
+PlaybooksDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--playbooks-dir",
+        help="Extra folder of playbook YAML files (repeatable); replaces shipped ones by id.",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"order-assistant {__version__}")
@@ -403,6 +414,222 @@ def triage(
     raise typer.Exit(summary.exit_code())
 
 
+@app.command()
+def guide(
+    order: OrderArg = None,
+    message: MessageOpt = None,
+    sku: SkuOpt = None,
+    order_id: OrderIdOpt = None,
+    postal_code: PostalCodeOpt = None,
+    sales_channel: SalesChannelOpt = None,
+    affiliate_id: AffiliateOpt = None,
+    country: CountryOpt = None,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Send the API fixes (activate a SKU, link a product to a trade policy), each "
+            "after a confirmation. Without it, fixes are dry-run: the request is shown, not sent.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Answer yes to every confirmation (not to questions)."),
+    ] = False,
+    answers: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers",
+            help="YAML or JSON file of answers keyed by step id (STEP, PLAYBOOK.STEP or "
+            "PLAYBOOK.STEP@SKU), for runs without a terminal.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume", help="Continue a saved session at the step it stopped at.", metavar="ID"
+        ),
+    ] = None,
+    playbook: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--playbook",
+            help="Walk this playbook (repeatable) instead of those the diagnosis names, e.g. "
+            "for a cause only an online check finds.",
+            metavar="ID",
+            show_default=False,
+        ),
+    ] = None,
+    online: Annotated[
+        bool | None,
+        typer.Option(
+            "--online/--offline",
+            help="Check with VTEX's APIs. Default: online when VTEX credentials are set.",
+            show_default=False,
+        ),
+    ] = None,
+    rules_dir: RulesDirs = None,
+    playbooks_dir: PlaybooksDirs = None,
+) -> None:
+    """Walk the playbook(s) for the order's findings, step by step.
+
+    In a terminal it asks; without one it reads --answers and --yes. Sessions are saved after
+    every step under ORDER_ASSISTANT_STATE_DIR; writes and would-be writes go to its audit log.
+
+    Exit codes: 0 walked through (fixed, escalated, or paused), 1 a store-side cause remains
+    (a fix was not verified or a write failed), 2 bad input, 3 unrecognized message, 4 an
+    answer is needed and none can be asked, 130 interrupted (resume with --resume ID).
+    """
+    from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED
+    from assistant.guide import AnswerBook, Guide, InputNeeded, ScriptedPrompter, load_answers
+    from assistant.guide_view import TerminalPrompter, TerminalView
+    from assistant.intake import FlagValues
+    from assistant.playbook import load_playbooks
+    from assistant.sessions import SessionStore, state_dir
+
+    with _user_errors():
+        diagnoser = _diagnoser(rules_dir)
+        playbooks = load_playbooks(playbooks_dir or [], rulebook=diagnoser.rulebook)
+        store = SessionStore(state_dir())
+        given = FlagValues(
+            message=message,
+            skus=sku or [],
+            order_id=order_id,
+            postal_code=postal_code,
+            sales_channel=sales_channel,
+            affiliate_id=affiliate_id,
+            country=country,
+        ).given()
+        if resume is not None:
+            if order is not None or given or playbook:
+                _fail(
+                    "--resume continues a saved session: give no order, order flags or --playbook",
+                    EXIT_USAGE,
+                )
+            session = store.load(resume)
+            if session.status == "done":
+                _say("", f"session {session.id} is already finished; see `sessions show`")
+                raise typer.Exit(0)
+            context = session.order
+        else:
+            context = _read_order(
+                order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
+            )
+        book = AnswerBook(
+            load_answers(str(answers), playbooks) if answers else {},
+            yes=yes,
+            source=str(answers) if answers else "--answers",
+        )
+        console = _stderr()
+        interactive = (
+            order != "-" and sys.stdin is not None and sys.stdin.isatty() and console.is_terminal
+        )
+        prompter = TerminalPrompter(console, book) if interactive else ScriptedPrompter(book)
+        import os
+
+        with _vtex(online, None, None) as client:
+            if apply and client is None:
+                _fail(
+                    "--apply needs VTEX credentials (VTEX_ACCOUNT, VTEX_APP_KEY, "
+                    "VTEX_APP_TOKEN); without them the fixes can only be shown (dry-run)",
+                    EXIT_USAGE,
+                )
+            if resume is None:
+                chosen = None
+                if playbook:
+                    unknown = [p for p in playbook if p not in playbooks]
+                    if unknown:
+                        _fail(
+                            f"unknown playbook {unknown[0]!r}; known: {', '.join(playbooks)}",
+                            EXIT_USAGE,
+                        )
+                    chosen = Guide.chosen_plan(context, [playbooks[p] for p in playbook])
+                session = Guide.new_session(context, diagnoser.diagnose(context, client), chosen)
+            runner = Guide(
+                diagnoser=diagnoser,
+                playbooks=playbooks,
+                client=client,
+                prompter=prompter,
+                view=TerminalView(console),
+                store=store,
+                session=session,
+                apply=apply,
+                account=os.environ.get("VTEX_ACCOUNT"),
+            )
+            try:
+                code = runner.run()
+            except KeyboardInterrupt:
+                console.print()
+                _say(
+                    "[yellow]interrupted:[/]",
+                    f"session saved; resume with: order-assistant guide --resume {session.id}",
+                )
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            except InputNeeded as exc:
+                _say("[bold red]input needed:[/]", exc.message)
+                _say(
+                    "",
+                    f"session saved; resume with: order-assistant guide --resume {session.id} "
+                    "--answers FILE",
+                )
+                raise typer.Exit(EXIT_INPUT_NEEDED) from None
+    raise typer.Exit(code)
+
+
+sessions_app = typer.Typer(
+    help="Past guided sessions and their audit trail.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(sessions_app, name="sessions")
+
+
+@sessions_app.command("list")
+def sessions_list(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the guided sessions, newest first."""
+    from assistant.sessions import SessionStore, state_dir, summarise
+
+    with _user_errors():
+        sessions = SessionStore(state_dir()).sessions()
+        if json_output:
+            import json
+
+            rows = [summarise(s) for s in sessions]
+            sys.stdout.write(json.dumps({"sessions": rows}, indent=2) + "\n")
+            return
+        from assistant.guide_view import render_sessions_list
+
+        render_sessions_list(_stdout(), sessions)
+
+
+@sessions_app.command("show")
+def sessions_show(
+    session_id: Annotated[str, typer.Argument(help="A session id, as in `sessions list`.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a session: the order, the plan, every step taken and its audit trail."""
+    from assistant.sessions import SessionStore, state_dir
+
+    with _user_errors():
+        store = SessionStore(state_dir())
+        session = store.load(session_id)
+        audit = store.audit_entries(session.id)
+        if json_output:
+            import json
+
+            document = {
+                **session.model_dump(mode="json"),
+                "audit": [e.model_dump(mode="json") for e in audit],
+            }
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+            return
+        from assistant.guide_view import render_session
+
+        render_session(_stdout(), session, audit)
+
+
 @rules_app.command("list")
 def rules_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -484,16 +711,6 @@ app.add_typer(playbooks_app, name="playbooks")
 if TYPE_CHECKING:
     from assistant.playbook import Playbook
 
-_PlaybookDirs = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--playbooks-dir",
-        help="Extra folder of playbook YAML files (repeatable); replaces shipped ones by id.",
-        file_okay=False,
-        show_default=False,
-    ),
-]
-
 
 def _playbooks(
     playbooks_dir: list[Path] | None, rules_dir: list[Path] | None
@@ -507,7 +724,7 @@ def _playbooks(
 @playbooks_app.command("list")
 def playbooks_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    playbooks_dir: _PlaybookDirs = None,
+    playbooks_dir: PlaybooksDirs = None,
     rules_dir: RulesDirs = None,
 ) -> None:
     """List the playbooks: id, title, the findings each remedies, whether it fixes."""
@@ -536,7 +753,7 @@ def playbooks_list(
 @playbooks_app.command("show")
 def playbooks_show(
     playbook_id: Annotated[str, typer.Argument(help="A playbook id, as in `playbooks list`.")],
-    playbooks_dir: _PlaybookDirs = None,
+    playbooks_dir: PlaybooksDirs = None,
     rules_dir: RulesDirs = None,
 ) -> None:
     """Show a playbook's steps: kinds, checks, branches, Admin paths and links."""

@@ -1,0 +1,700 @@
+"""The step runner behind `guide`: diagnose, then walk the playbooks of the findings.
+
+The runner knows nothing of terminals. It asks a `Prompter` for answers (a terminal, or an
+answers file with `--yes`) and tells a `View` what happens; the CLI supplies both. The session
+is saved after every step, so a run stopped at any point resumes at the step it stopped at.
+
+What an answer does:
+- `check` and `verify` steps run the named check against VTEX when online; when it cannot run
+  (offline, or the API failed) the step's question goes to the operator, and the answer is fed
+  back into the rules: a cause the operator rules out leaves the plan.
+- `action` steps plan the write (re-reading the live state: nothing is written when it is
+  already right), show the exact request, and send it only with `--apply` after a confirmation
+  (or `--yes`). Every write and would-be write goes to the audit log before it is sent.
+- `escalate` steps write a case draft for Amazon or VTEX support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from assistant.casedraft import CaseInput, case_draft
+from assistant.checks import Checker, CheckResult, is_vtex_sku_id
+from assistant.errors import (
+    EXIT_ACTION_NEEDED,
+    EXIT_INPUT_NEEDED,
+    EXIT_OK,
+    EXIT_UNDECIDED,
+    AssistantError,
+    UsageError,
+    VtexApiError,
+)
+from assistant.fixes import FixPlan, WriteRequest, describe_offline, plan_activate_sku
+from assistant.fixes import plan_link_trade_policy as plan_link
+from assistant.models import Diagnosis, OrderContext
+from assistant.playbook import END, REPROCESS, Playbook, Step, render
+from assistant.sessions import (
+    AuditEntry,
+    PlanEntry,
+    Session,
+    SessionStore,
+    StepRecord,
+    new_session_id,
+    now,
+)
+
+if TYPE_CHECKING:
+    from assistant.diagnose import Diagnoser
+    from assistant.vtex import VtexClient
+
+YES_NO = (("yes", "yes"), ("no", "no"))
+_TRUE = {"yes", "y", "true", "pass", "passes", "done", "ok"}
+_FALSE = {"no", "n", "false", "fail", "fails"}
+
+# How a playbook ended, and whether that leaves a store-side cause in place.
+FIXED, UNCHANGED, ESCALATED, RULED_OUT, NOT_FIXED, WRITE_FAILED, NOT_SENT, WALKED = (
+    "fixed",
+    "already right",
+    "escalated",
+    "ruled out",
+    "not fixed",
+    "write failed",
+    "not sent (dry-run)",
+    "walked through",
+)
+NO_PLAYBOOK = "no playbook"
+_CAUSE_REMAINS = {NOT_FIXED, WRITE_FAILED, NOT_SENT}
+MANUAL_QUESTION = "Did you make this change by hand in the Admin?"
+
+
+class InputNeeded(AssistantError):
+    """An answer is needed and nobody can be asked (exit 4): names the step and the flag."""
+
+    exit_code = EXIT_INPUT_NEEDED
+
+
+class Paused(Exception):
+    """The operator said a manual step is not done yet: the session waits for --resume."""
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """Where an answer belongs. An answers file may key it, most specific first, as
+    `playbook.step@SKU`, `playbook.step` or `step`."""
+
+    playbook: str
+    step: str
+    sku_id: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.playbook}.{self.step}"
+
+    def candidates(self) -> list[str]:
+        keys = [self.name, self.step]
+        return [f"{self.name}@{self.sku_id}", *keys] if self.sku_id else keys
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.sku_id}" if self.sku_id else self.name
+
+
+class Prompter(Protocol):
+    def choose(self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]) -> str:
+        """One of the choice values."""
+
+    def confirm(self, key: AnswerKey, question: str) -> bool: ...
+
+    def maybe_choose(
+        self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]
+    ) -> str | None:
+        """Like choose, but None instead of exit 4 when nobody can be asked."""
+
+
+class View(Protocol):
+    """What the operator sees. Every text passed here is already rendered and plain."""
+
+    def plan(self, session: Session, playbooks: Mapping[str, Playbook]) -> None: ...
+    def playbook(
+        self, position: int, total: int, entry: PlanEntry, title: str, summary: str
+    ) -> None: ...
+    def step(self, number: int, total: int, kind: str, title: str, body: str) -> None: ...
+    def admin(self, path: str | None, link: str | None, steps: Sequence[str]) -> None: ...
+    def result(self, ok: bool | None, text: str) -> None: ...
+    def request(self, request: WriteRequest, dry_run: bool) -> None: ...
+    def case(self, markdown: str, path: str) -> None: ...
+    def summary(self, session: Session) -> None: ...
+
+
+class AnswerBook:
+    """Answers given ahead of time (`--answers FILE`) and `--yes` for confirmations."""
+
+    def __init__(self, answers: Mapping[str, str], *, yes: bool, source: str = "--answers") -> None:
+        self.answers = dict(answers)
+        self.yes = yes
+        self.source = source
+
+    def lookup(self, key: AnswerKey) -> str | None:
+        for candidate in key.candidates():
+            if candidate in self.answers:
+                return self.answers[candidate]
+        return None
+
+
+def parse_choice(value: str, choices: Sequence[tuple[str, str]], where: str) -> str:
+    text = value.strip().lower()
+    values = [v for v, _ in choices]
+    if [*values] == ["yes", "no"]:
+        if text in _TRUE:
+            return "yes"
+        if text in _FALSE:
+            return "no"
+    if text in values:
+        return text
+    raise UsageError(f"{where}: {value!r} is not one of: {', '.join(values)}")
+
+
+class ScriptedPrompter:
+    """No terminal: every answer comes from the answers file or `--yes`; else exit 4."""
+
+    def __init__(self, book: AnswerBook) -> None:
+        self.book = book
+
+    def choose(self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]) -> str:
+        given = self.book.lookup(key)
+        if given is None:
+            values = "|".join(v for v, _ in choices)
+            raise InputNeeded(
+                f"step {key} asks: {question} No answer given and no terminal to ask: add "
+                f"`{key.name}: {values}` to the file of --answers"
+            )
+        return parse_choice(given, choices, f"{self.book.source}: {key.name}")
+
+    def maybe_choose(
+        self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]
+    ) -> str | None:
+        if self.book.lookup(key) is None:
+            return None
+        return self.choose(key, question, choices)
+
+    def confirm(self, key: AnswerKey, question: str) -> bool:
+        given = self.book.lookup(key)
+        if given is not None:
+            return parse_choice(given, YES_NO, f"{self.book.source}: {key.name}") == "yes"
+        if self.book.yes:
+            return True
+        raise InputNeeded(
+            f"step {key} needs a confirmation: {question} Pass --yes, or add "
+            f"`{key.name}: yes` to the file of --answers"
+        )
+
+
+@dataclass
+class Guide:
+    """One guided session: the order, the plan of playbooks, and where it stands."""
+
+    diagnoser: Diagnoser
+    playbooks: Mapping[str, Playbook]
+    client: VtexClient | None
+    prompter: Prompter
+    view: View
+    store: SessionStore
+    session: Session
+    apply: bool = False
+    account: str | None = None
+
+    # ---- starting -------------------------------------------------------------------------
+
+    @classmethod
+    def plan_for(cls, diagnosis: Diagnosis) -> list[PlanEntry]:
+        """One entry per (playbook, SKU), in the order of the findings; two findings with the
+        same remedy for the same SKU are walked once."""
+        entries: dict[tuple[str, str | None], PlanEntry] = {}
+        for finding in diagnosis.findings:
+            key = (finding.playbook, finding.sku_id)
+            if key not in entries:
+                entries[key] = PlanEntry(
+                    playbook=finding.playbook, finding=finding.code, sku_id=finding.sku_id
+                )
+        return list(entries.values())
+
+    @staticmethod
+    def chosen_plan(context: OrderContext, playbooks: Sequence[Playbook]) -> list[PlanEntry]:
+        """`--playbook ID`: walk these instead of the diagnosis's, once per SKU of the order
+        when the playbook is about a SKU, else once for the order."""
+        entries = []
+        for playbook in playbooks:
+            finding = playbook.findings[0] if playbook.findings else ""
+            if context.items and _about_a_sku(playbook):
+                entries += [
+                    PlanEntry(playbook=playbook.id, finding=finding, sku_id=item.sku_id)
+                    for item in context.items
+                ]
+            else:
+                entries.append(PlanEntry(playbook=playbook.id, finding=finding))
+        return entries
+
+    @staticmethod
+    def new_session(
+        context: OrderContext, diagnosis: Diagnosis, plan: list[PlanEntry] | None = None
+    ) -> Session:
+        stamp = now()
+        return Session(
+            id=new_session_id(),
+            created_at=stamp,
+            updated_at=stamp,
+            order=context,
+            error_code=diagnosis.error.code,
+            mode=diagnosis.mode,
+            plan=Guide.plan_for(diagnosis) if plan is None else plan,
+            chosen=plan is not None,
+        )
+
+    # ---- running --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Walk the plan from where the session stands. KeyboardInterrupt and InputNeeded
+        propagate after the session is saved."""
+        session = self.session
+        if session.error_code == "unrecognized" and not session.plan:
+            session.status = "done"
+            self._save()
+            self.view.result(None, "the error message is not one the assistant knows: no playbook")
+            return EXIT_UNDECIDED
+        session.status = "running"
+        self._save()
+        self.view.plan(session, self.playbooks)
+        try:
+            while session.plan_index < len(session.plan):
+                entry = session.plan[session.plan_index]
+                if entry.status in ("pending", "active"):
+                    self._walk(entry)
+                    self._replan()
+                session.plan_index += 1
+                session.step_id = None
+                self._save()
+        except KeyboardInterrupt:
+            session.status = "interrupted"
+            self._save()
+            raise
+        except InputNeeded:
+            session.status = "needs_input"
+            self._save()
+            raise
+        except Paused:
+            session.status = "paused"
+            self._save()
+            self.view.summary(session)
+            return EXIT_OK
+        session.status = "done"
+        self._save()
+        self.view.summary(session)
+        remains = any(e.outcome in _CAUSE_REMAINS for e in session.plan)
+        return EXIT_ACTION_NEEDED if remains else EXIT_OK
+
+    def _save(self) -> None:
+        self.store.save(self.session)
+
+    def _walk(self, entry: PlanEntry) -> None:
+        playbook = self.playbooks.get(entry.playbook)
+        if playbook is None:
+            # A finding of a user's ruleset may name a playbook nobody wrote yet.
+            entry.status, entry.outcome = "done", NO_PLAYBOOK
+            self.view.result(
+                None,
+                f"{entry.finding}: no playbook named {entry.playbook!r} "
+                "(see `order-assistant playbooks list`)",
+            )
+            return
+        order = [step.id for step in playbook.steps]
+        steps = {step.id: step for step in playbook.steps}
+        position = self.session.plan.index(entry)
+        entry.status = "active"
+        values = self._values(entry)
+        self.view.playbook(
+            position + 1,
+            len(self.session.plan),
+            entry,
+            render(playbook.title, values),
+            render(playbook.summary, values),
+        )
+        current: str = self.session.step_id or order[0]
+        while current != END:
+            self.session.step_id = current
+            self._save()
+            step = steps[current]
+            number = order.index(current) + 1
+            if step.id == REPROCESS and self._still_pending():
+                # Reprocessing before the remaining causes are dealt with fails again.
+                self._record(playbook, entry, step, "postponed", "other playbooks remain")
+                self.view.result(None, "reprocess the order once the remaining playbooks are done")
+                break
+            self.view.step(
+                number,
+                len(order),
+                step.kind,
+                render(step.title, values),
+                render(step.text, values),
+            )
+            outcome, detail, target = self._run_step(playbook, step, entry, values)
+            self._record(playbook, entry, step, outcome, detail)
+            following = order[number] if number < len(order) else END
+            current = target or following
+        entry.status = "done"
+        if not entry.outcome:
+            entry.outcome = FIXED if playbook.fixes else WALKED
+        self.session.step_id = None
+
+    def _record(
+        self, playbook: Playbook, entry: PlanEntry, step: Step, outcome: str, detail: str
+    ) -> None:
+        self.session.history.append(
+            StepRecord(
+                time=now(),
+                playbook=playbook.id,
+                sku_id=entry.sku_id,
+                step=step.id,
+                kind=step.kind,
+                outcome=outcome,
+                detail=detail,
+            )
+        )
+
+    def _still_pending(self) -> bool:
+        return any(e.status == "pending" for e in self.session.plan[self.session.plan_index + 1 :])
+
+    def _run_step(
+        self, playbook: Playbook, step: Step, entry: PlanEntry, values: Mapping[str, str]
+    ) -> tuple[str, str, str | None]:
+        """(outcome, detail, branch target or None for the following step)."""
+        key = AnswerKey(playbook.id, step.id, entry.sku_id)
+        if step.kind != "action" and (step.admin_path or step.help or step.admin_steps):
+            self.view.admin(
+                step.admin_path, step.help, [render(s, values) for s in step.admin_steps]
+            )
+        if step.kind == "instruct":
+            if step.confirm and not self.prompter.confirm(key, "Done?"):
+                raise Paused
+            return ("done" if step.confirm else "shown"), "", step.next
+        if step.kind == "ask":
+            choices = [(c.value, render(c.label, values)) for c in step.choices]
+            question = render(step.question or step.title, values)
+            answer = self._remember(key, self.prompter.choose(key, question, choices))
+            target = next(c.next for c in step.choices if c.value == answer)
+            return answer, "", target
+        if step.kind in ("check", "verify"):
+            return self._check_step(step, entry, key, values)
+        if step.kind == "action":
+            return self._action_step(playbook, step, entry, key, values)
+        if step.kind == "escalate":
+            return self._escalate(step, values)
+        raise AssertionError(f"unknown step kind {step.kind}")  # the loader refuses these
+
+    def _remember(self, key: AnswerKey, answer: str) -> str:
+        self.session.answers[str(key)] = answer
+        return answer
+
+    # ---- check and verify -----------------------------------------------------------------
+
+    def _check_step(
+        self, step: Step, entry: PlanEntry, key: AnswerKey, values: Mapping[str, str]
+    ) -> tuple[str, str, str | None]:
+        assert step.check is not None
+        if step.kind == "verify" and self.client is not None:
+            self.client.forget()  # verify reads the live state, not this run's cache
+        observed = self._observe(step.check, entry)
+        if observed is not None and observed.outcome in ("pass", "fail"):
+            passed = observed.outcome == "pass"
+            detail = observed.detail
+            self.view.result(passed, detail)
+        else:
+            if observed is not None:
+                self.view.result(None, f"could not check: {observed.detail}")
+            question = render(step.question or step.title, values)
+            passed = self._remember(key, self.prompter.choose(key, question, YES_NO)) == "yes"
+            detail = f"the operator answered {'yes' if passed else 'no'}"
+            self.view.result(passed, f"{question} {'yes' if passed else 'no'}")
+            sku = entry.sku_id if self._scope(step.check) == "sku" else None
+            self.session.record_check_answer(step.check, sku, passed)
+        if step.kind == "verify":
+            entry.outcome = FIXED if passed else NOT_FIXED
+            if passed and entry.outcome == FIXED and self._untouched(entry):
+                entry.outcome = UNCHANGED
+        elif passed and not entry.outcome:
+            # The link this playbook fixes is not broken (any more).
+            entry.outcome = RULED_OUT if step.on_pass == END else UNCHANGED
+        return ("pass" if passed else "fail"), detail, step.on_pass if passed else step.on_fail
+
+    def _untouched(self, entry: PlanEntry) -> bool:
+        """Whether every action of this walk found the state already right."""
+        actions = [
+            r
+            for r in self.session.history
+            if r.playbook == entry.playbook and r.sku_id == entry.sku_id and r.kind == "action"
+        ]
+        return bool(actions) and all(r.outcome == "unchanged" for r in actions)
+
+    def _scope(self, check: str) -> str:
+        spec = self.diagnoser.rulebook.checks.get(check)
+        return spec.scope if spec else "order"
+
+    def _observe(self, check: str, entry: PlanEntry) -> CheckResult | None:
+        if self.client is None:
+            return None
+        checker = self._checker()
+        results = checker.run([check], {check: self._scope(check)})
+        for result in results:
+            if result.sku_id == entry.sku_id or result.sku_id is None:
+                return result
+        return results[0] if results else None
+
+    def _checker(self) -> Checker:
+        params = self.diagnoser.classify(self.session.order.error_message).params
+        return Checker(self.session.order, self.client, params=params, workers=4)
+
+    # ---- actions --------------------------------------------------------------------------
+
+    def _action_step(
+        self,
+        playbook: Playbook,
+        step: Step,
+        entry: PlanEntry,
+        key: AnswerKey,
+        values: Mapping[str, str],
+    ) -> tuple[str, str, str | None]:
+        assert step.action is not None
+        manual = [render(s, values) for s in step.admin_steps]
+        try:
+            plan = self._plan_fix(step.action, values)
+        except (VtexApiError, LookupError) as exc:
+            text = exc.message if isinstance(exc, VtexApiError) else str(exc)
+            self.view.result(False, f"could not read the current state: {text}")
+            self.view.admin(step.admin_path, step.help, manual)
+            entry.outcome = NOT_FIXED
+            return "failed", text, END
+        if plan is not None and plan.request is None:
+            self.view.result(True, f"{plan.state}: nothing to write")
+            return "unchanged", plan.state, step.next
+        request = plan.request if plan is not None else describe_offline(step.action, values)
+        assert request is not None
+        if not self.apply or plan is None:
+            self.view.request(request, dry_run=True)
+            self.view.admin(step.admin_path, step.help, manual)
+            self._audit(playbook, step, request, "dry-run")
+            return self._by_hand(step, entry, key, "dry-run", request)
+        self.view.request(request, dry_run=False)
+        if not self.prompter.confirm(key, f"Send {request.method} {request.path}?"):
+            self._audit(playbook, step, request, "declined")
+            self.view.result(None, "not sent; to do it by hand instead:")
+            self.view.admin(step.admin_path, step.help, manual)
+            return self._by_hand(
+                step,
+                entry,
+                AnswerKey(key.playbook, f"{key.step}-by-hand", key.sku_id),
+                "declined",
+                request,
+            )
+        try:
+            plan.send()
+        except VtexApiError as exc:
+            message = self.client.redact(exc.message) if self.client else exc.message
+            self._audit(playbook, step, request, "failed", message)
+            self.view.result(False, f"the write failed and was not retried: {message}")
+            self.view.admin(step.admin_path, step.help, manual)
+            self.session.failed = True
+            entry.outcome = WRITE_FAILED
+            return "failed", message, END
+        self._audit(playbook, step, request, "written")
+        self.view.result(True, f"sent: {request.method} {request.path}")
+        return "written", request.summary, step.next
+
+    def _by_hand(
+        self, step: Step, entry: PlanEntry, key: AnswerKey, outcome: str, request: WriteRequest
+    ) -> tuple[str, str, str | None]:
+        """After a request that was not sent: go on (to verify) only if the operator made the
+        change by hand; a run without anyone to ask stops this playbook, the cause still open."""
+        answer = self.prompter.maybe_choose(key, MANUAL_QUESTION, YES_NO)
+        if answer == "yes":
+            self._remember(key, answer)
+            return "done by hand", request.summary, step.next
+        entry.outcome = NOT_SENT
+        self.view.result(None, "nothing was changed: the cause remains")
+        return outcome, request.summary, END
+
+    def _plan_fix(self, action: str, values: Mapping[str, str]) -> FixPlan | None:
+        """The live plan online; None offline (only a description can be given)."""
+        if self.client is None:
+            return None
+        self.client.forget()  # re-read right before writing: idempotence needs the live state
+        if action == "activate_sku":
+            sku_id = values.get("vtex_sku_id")
+            if not sku_id:
+                raise LookupError("the SKU is not in the catalog: there is nothing to activate")
+            return plan_activate_sku(self.client, sku_id)
+        product_id, trade_policy_id = values.get("product_id"), values.get("trade_policy_id")
+        if not product_id or not trade_policy_id:
+            raise LookupError("the SKU's product or Amazon's trade policy is unknown")
+        return plan_link(self.client, product_id, trade_policy_id)
+
+    def _audit(
+        self, playbook: Playbook, step: Step, request: WriteRequest, outcome: str, detail: str = ""
+    ) -> None:
+        self.store.audit(
+            AuditEntry(
+                time=now(),
+                session=self.session.id,
+                order=self.session.order.order_id,
+                playbook=playbook.id,
+                step=step.id,
+                method=request.method,
+                path=request.path,
+                outcome=outcome,
+                detail=detail,
+            )
+        )
+
+    # ---- escalate -------------------------------------------------------------------------
+
+    def _escalate(self, step: Step, values: Mapping[str, str]) -> tuple[str, str, str | None]:
+        assert step.to is not None
+        diagnosis = self.diagnoser.diagnose(
+            self.session.order, self.client, answers=self.session.answer_map()
+        )
+        vtex_ids = {}
+        checker = self._checker()
+        for index, item in enumerate(self.session.order.items):
+            sku = checker.resolve_sku(index)
+            if sku is not None:
+                vtex_ids[item.sku_id] = sku.Id
+            elif self.client is None and is_vtex_sku_id(item.sku_id):
+                vtex_ids[item.sku_id] = f"{item.sku_id} (not checked: no API access)"
+        markdown = case_draft(
+            CaseInput(
+                to=step.to,
+                context=self.session.order,
+                diagnosis=diagnosis,
+                vtex_sku_ids=vtex_ids,
+                operator_answers=[
+                    (a.check, a.sku_id, a.passes) for a in self.session.check_answers
+                ],
+                rulebook=self.diagnoser.rulebook,
+                trade_policy_id=values.get("trade_policy_id"),
+            )
+        )
+        if self.client is not None:
+            markdown = self.client.redact(markdown)
+        path = self.store.save_case(self.session.id, step.to, markdown)
+        if str(path) not in self.session.cases:
+            self.session.cases.append(str(path))
+        self.view.case(markdown, str(path))
+        current = self.session.plan[self.session.plan_index]
+        current.outcome = ESCALATED
+        return "case draft", str(path), step.next
+
+    # ---- the plan as answers come in ------------------------------------------------------
+
+    def _replan(self) -> None:
+        """Re-run the rules with the operator's answers: causes they rule out leave the plan,
+        causes they reveal join it."""
+        if not self.session.check_answers or self.session.chosen:
+            return
+        diagnosis = self.diagnoser.diagnose(
+            self.session.order, self.client, answers=self.session.answer_map()
+        )
+        wanted = self.plan_for(diagnosis)
+        keys = {(e.playbook, e.sku_id) for e in wanted}
+        for entry in self.session.plan[self.session.plan_index + 1 :]:
+            if entry.status == "pending" and (entry.playbook, entry.sku_id) not in keys:
+                entry.status = "ruled_out"
+                entry.outcome = RULED_OUT
+                self.view.result(
+                    None,
+                    f"{entry.playbook}{f' (SKU {entry.sku_id})' if entry.sku_id else ''}: "
+                    "ruled out by your answers",
+                )
+        known = {(e.playbook, e.sku_id) for e in self.session.plan}
+        for entry in wanted:
+            if (entry.playbook, entry.sku_id) not in known:
+                self.session.plan.append(entry)
+
+    # ---- placeholder values ---------------------------------------------------------------
+
+    def _values(self, entry: PlanEntry) -> dict[str, str]:
+        context = self.session.order
+        classification = self.diagnoser.classify(context.error_message)
+        values = {
+            "order_id": context.order_id,
+            "error_message": context.error_message,
+            "affiliate_id": context.affiliate_id or "",
+            "postal_code": context.postal_code or "",
+            "country": context.country or "",
+            "account": self.account or "",
+            **{k: v for k, v in classification.params.items() if k in ("seller", "sales_channel")},
+        }
+        checker = self._checker()
+        values["trade_policy_id"] = checker.trade_policy_id() or ""
+        index = next(
+            (i for i, item in enumerate(context.items) if item.sku_id == entry.sku_id), None
+        )
+        if index is not None:
+            item = context.items[index]
+            values["sku_id"] = item.sku_id
+            values["quantity"] = str(item.quantity)
+            sku = checker.resolve_sku(index)
+            if sku is not None:
+                values["vtex_sku_id"] = sku.Id
+                values["product_id"] = sku.ProductId
+            elif is_vtex_sku_id(item.sku_id):
+                # Not resolved (offline, or the lookup failed): Amazon's id is a VTEX id.
+                values["vtex_sku_id"] = item.sku_id
+        return {k: v for k, v in values.items() if v}
+
+
+_SKU_PLACEHOLDERS = ("{sku_id}", "{vtex_sku_id}", "{product_id}", "{quantity}")
+
+
+def _about_a_sku(playbook: Playbook) -> bool:
+    for step in playbook.steps:
+        if step.action is not None:
+            return True
+        texts = [step.title, step.text, step.question or "", *step.admin_steps]
+        if any(marker in text for text in texts for marker in _SKU_PLACEHOLDERS):
+            return True
+    return False
+
+
+def load_answers(path: str, playbooks: Mapping[str, Playbook]) -> dict[str, str]:
+    """The `--answers` file: a YAML or JSON mapping of step keys to answers. Every key must
+    name a step of a playbook, so that a typo is reported instead of silently unused."""
+    from assistant.errors import InputError
+    from assistant.intake import read_document
+
+    document = read_document(path, None)
+    if document is None:
+        return {}
+    if not isinstance(document, Mapping):
+        raise InputError(path, "must be a mapping of step ids to answers (e.g. check-active: yes)")
+    steps = {(p.id, s.id) for p in playbooks.values() for s in p.steps}
+    step_ids = {s for _, s in steps}
+    answers: dict[str, str] = {}
+    for key, value in document.items():
+        if not isinstance(key, str):
+            raise InputError(path, "keys must be step ids", field=repr(key))
+        name = key.split("@", 1)[0]
+        playbook, _, step = name.rpartition(".")
+        known = (playbook, step) in steps if playbook else step in step_ids
+        if not known:
+            raise InputError(
+                path,
+                "names no step of any playbook (keys are STEP, PLAYBOOK.STEP or "
+                "PLAYBOOK.STEP@SKU; see `order-assistant playbooks show ID`)",
+                field=key,
+            )
+        if isinstance(value, bool):
+            answers[key] = "yes" if value else "no"
+        elif isinstance(value, str | int) and not isinstance(value, bool):
+            answers[key] = str(value)
+        else:
+            raise InputError(path, "the answer must be a word such as yes, no or a choice", key)
+    return answers

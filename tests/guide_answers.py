@@ -1,0 +1,41 @@
+"""Answers that walk a shipped playbook, written from the playbook itself (so tests follow the
+playbooks as they change)."""
+
+from __future__ import annotations
+
+from assistant.playbook import END, Playbook
+
+
+def walk_answers(
+    playbook: Playbook, *, checks: str = "no", verifies: str = "yes"
+) -> dict[str, str]:
+    """Answers that walk a playbook to its end: its checks fail (so the fix is needed), its
+    verifications pass, and each question takes the first choice that does not end the walk."""
+    answers = {}
+    for step in playbook.steps:
+        key = f"{playbook.id}.{step.id}"
+        if step.kind == "check":
+            answers[key] = checks
+        elif step.kind == "verify":
+            answers[key] = verifies
+        elif step.kind == "action":
+            answers[key] = "yes"  # done by hand, since nothing is sent offline
+        elif step.kind == "ask":
+            going_on = [c for c in step.choices if c.next != END]
+            answers[key] = (going_on or list(step.choices))[0].value
+    return answers
+
+
+def choice_answers(playbooks: dict[str, Playbook]) -> dict[str, str]:
+    """Only the `ask` steps of every playbook (online, checks and fixes answer themselves)."""
+    answers = {}
+    for playbook in playbooks.values():
+        walked = walk_answers(playbook)
+        answers.update(
+            {key: value for key, value in walked.items() if key.split(".")[1] in _asks(playbook)}
+        )
+    return answers
+
+
+def _asks(playbook: Playbook) -> set[str]:
+    return {step.id for step in playbook.steps if step.kind == "ask"}
