@@ -44,7 +44,8 @@ def test_wheel_carries_the_declarative_files(wheel: Path) -> None:
     rulesets = {Path(n).name for n in names if n.startswith("assistant/_data/rulesets/")}
     source = {p.name for p in (REPO / "rulesets").glob("*.yaml")}
     assert rulesets == source
-    assert any(n.startswith("assistant/_data/playbooks/") for n in names)
+    playbooks = {Path(n).name for n in names if n.startswith("assistant/_data/playbooks/")}
+    assert playbooks == {p.name for p in (REPO / "playbooks").glob("*.yaml")} | {"README.md"}
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert (
         "order-assistant = assistant.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
@@ -97,3 +98,34 @@ def test_installed_wheel_lists_rules_from_another_directory(wheel: Path, tmp_pat
     codes = [row["code"] for row in json.loads(result.stdout)["errors"]]
     assert "sla_unavailable" in codes
     assert len(codes) == len(list((REPO / "rulesets").glob("*.yaml"))) - 2  # catalog, confirmations
+    # The playbooks load from the wheel too, and a guided walk runs there (offline, scripted).
+    state = tmp_path / "state"
+    order = elsewhere / "order.json"
+    order.write_text(
+        json.dumps(
+            {
+                "order_id": "702-1",
+                "error_message": "A validation error occurred while trying to process the order",
+            }
+        )
+    )
+    answers = elsewhere / "answers.yaml"
+    answers.write_text("contact-vtex-support.which-case: buyer_name\n")
+    walked = subprocess.run(
+        [
+            fresh / "bin" / "order-assistant",
+            "guide",
+            str(order),
+            "--answers",
+            str(answers),
+            "--yes",
+        ],
+        cwd=elsewhere,
+        env={**env, "ORDER_ASSISTANT_STATE_DIR": str(state)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert walked.returncode == 0, walked.stderr
+    assert walked.stdout.startswith("# Case draft for VTEX support")
+    assert list((state / "cases").glob("*-vtex_support.md"))
