@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from assistant.diagnose import Diagnoser
+    from assistant.errors import Problem
     from assistant.models import OrderContext
     from assistant.vtex import VtexClient
 
@@ -122,6 +123,14 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def _problems_found(problems: "list[Problem]") -> NoReturn:
+    """What `rules validate` and `playbooks validate` print: FILE: KEY: PROBLEM per line."""
+    for problem in problems:
+        _say("", str(problem))
+    _stderr().print(f"[bold red]{len(problems)} problem(s) found[/]")
+    raise typer.Exit(EXIT_USAGE)
+
+
 def _diagnoser(rules_dirs: list[Path] | None) -> "Diagnoser":
     from assistant.diagnose import compile_rulebook
 
@@ -158,6 +167,14 @@ AffiliateOpt = Annotated[
     ),
 ]
 CountryOpt = Annotated[str | None, typer.Option("--country", help="ISO alpha-3, e.g. BRA.")]
+OnlineOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--online/--offline",
+        help="Check with VTEX's read-only APIs. Default: online when VTEX credentials are set.",
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 RecordOpt = Annotated[
     Path | None,
@@ -256,14 +273,7 @@ def diagnose(
     sales_channel: SalesChannelOpt = None,
     affiliate_id: AffiliateOpt = None,
     country: CountryOpt = None,
-    online: Annotated[
-        bool | None,
-        typer.Option(
-            "--online/--offline",
-            help="Check with VTEX's read-only APIs. Default: online when VTEX credentials are set.",
-            show_default=False,
-        ),
-    ] = None,
+    online: OnlineOpt = None,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
     json_output: JsonOpt = False,
@@ -349,14 +359,7 @@ def triage(
             show_default=False,
         ),
     ] = None,
-    online: Annotated[
-        bool | None,
-        typer.Option(
-            "--online/--offline",
-            help="Check with VTEX's read-only APIs. Default: online when VTEX credentials are set.",
-            show_default=False,
-        ),
-    ] = None,
+    online: OnlineOpt = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=32, help="Orders checked at a time online.")
     ] = 8,
@@ -462,14 +465,7 @@ def guide(
             show_default=False,
         ),
     ] = None,
-    online: Annotated[
-        bool | None,
-        typer.Option(
-            "--online/--offline",
-            help="Check with VTEX's APIs. Default: online when VTEX credentials are set.",
-            show_default=False,
-        ),
-    ] = None,
+    online: OnlineOpt = None,
     rules_dir: RulesDirs = None,
     playbooks_dir: PlaybooksDirs = None,
 ) -> None:
@@ -692,10 +688,7 @@ def rules_validate(
     try:
         diagnoser = _diagnoser([directory] if directory else [])
     except RulesetError as exc:
-        for problem in exc.problems:
-            _say("", str(problem))
-        _stderr().print(f"[bold red]{len(exc.problems)} problem(s) found[/]")
-        raise typer.Exit(EXIT_USAGE) from None
+        _problems_found(exc.problems)
     rulebook = diagnoser.rulebook
     _stdout().print(
         f"valid: {len(rulebook.sources)} files, {len(rulebook.errors)} error types, "
@@ -798,10 +791,7 @@ def playbooks_validate(
                 raise RulesetError(problems)
             count = len([p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"}])
     except RulesetError as exc:
-        for problem in exc.problems:
-            _say("", str(problem))
-        _stderr().print(f"[bold red]{len(exc.problems)} problem(s) found[/]")
-        raise typer.Exit(EXIT_USAGE) from None
+        _problems_found(exc.problems)
     _stdout().print(f"ok: {count} playbooks")
 
 

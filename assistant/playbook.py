@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from assistant.errors import Problem, RulesetError
+from assistant.intake import field_path
 from assistant.resources import builtin_dir
 from assistant.rulesets import RuleBook, load_rulebook
 from assistant.yamlio import DocumentError, load_ruleset_yaml
@@ -178,13 +179,10 @@ def render(template: str, values: Mapping[str, str]) -> str:
 
 
 def _key(loc: Sequence[int | str], prefix: str = "") -> str:
-    key = prefix
-    for part in loc:
-        if isinstance(part, int):
-            key += f"[{part}]"
-        else:
-            key += f".{part}" if key else str(part)
-    return key
+    path = field_path(tuple(loc))
+    if not prefix or not path:
+        return prefix or path
+    return prefix + (path if path.startswith("[") else f".{path}")
 
 
 def _pydantic_problems(
