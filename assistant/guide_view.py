@@ -65,7 +65,7 @@ class TerminalView:
             title = playbooks[entry.playbook].title if entry.playbook in playbooks else ""
             target = entry.finding + (f", SKU {entry.sku_id}" if entry.sku_id else "")
             status = entry.status.replace("_", " ")
-            if entry.outcome:
+            if entry.outcome and entry.outcome != status:
                 status += f": {entry.outcome}"
             style = _STATUS_STYLE.get(entry.status, "white")
             table.add_row(
@@ -82,6 +82,22 @@ class TerminalView:
         target = f" (SKU {entry.sku_id})" if entry.sku_id else ""
         self.console.rule(f"[bold]Playbook {position} of {total}: {_plain(title)}{_plain(target)}")
         self.console.print(_plain(summary))
+
+    def progress(self, session: Session) -> None:
+        """One line before each playbook after the first: what is done, what remains."""
+
+        def name(entry: PlanEntry) -> str:
+            sku = f" (SKU {entry.sku_id})" if entry.sku_id else ""
+            return f"{entry.playbook}{sku}"
+
+        done = [
+            f"{name(e)}: {e.outcome}" for e in session.plan if e.status in ("done", "ruled_out")
+        ]
+        remaining = [name(e) for e in session.plan if e.status in ("pending", "active")]
+        self.console.print(
+            f"\n[dim]So far:[/] {_plain('; '.join(done) or 'nothing')}. "
+            f"[dim]Still to do:[/] {_plain(', '.join(remaining) or 'nothing')}."
+        )
 
     def step(self, number: int, total: int, kind: str, title: str, body: str) -> None:
         self.console.print(
