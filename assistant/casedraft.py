@@ -8,9 +8,11 @@ known issue when one applies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from assistant.intake import printable
 from assistant.models import Diagnosis, OrderContext
 from assistant.rulesets import RuleBook
 
@@ -29,14 +31,23 @@ class CaseInput:
     trade_policy_id: str | None = None
 
 
+def _inline(text: str) -> str:
+    """A value from the order or an API on one Markdown line: control characters escaped (no
+    terminal escapes, no new lines, so no injected headings or rows)."""
+    return printable(text, limit=None)
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _inline(text).replace("|", "\\|")
 
 
-def _code(text: str) -> str:
-    # A backtick span that survives backticks inside the text.
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+def _quoted_block(text: str) -> list[str]:
+    """The error text exactly, as a fenced block: its lines stay its lines, and a fence longer
+    than any run of backticks in it cannot be closed from inside."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    lines = [printable(line, limit=None) for line in text.splitlines() or [""]]
+    return [fence, *lines, fence]
 
 
 def case_draft(case: CaseInput) -> str:
@@ -54,13 +65,13 @@ def case_draft(case: CaseInput) -> str:
     if context.affiliate_id:
         lines.append(f"- VTEX affiliate id: {context.affiliate_id}")
     if case.trade_policy_id:
-        lines.append(f"- Amazon's trade policy in VTEX: {case.trade_policy_id}")
+        lines.append(f"- Amazon's trade policy in VTEX: {_inline(case.trade_policy_id)}")
     if context.seller_id:
         lines.append(f"- Amazon seller id: {context.seller_id}")
     lines += [
         "- Error shown in VTEX (Marketplace > Connections > Orders), exactly:",
         "",
-        f"  {_code(context.error_message)}",
+        *_quoted_block(context.error_message),
         "",
         "## SKUs",
         "",
@@ -79,7 +90,7 @@ def case_draft(case: CaseInput) -> str:
         lines.append("| (none given) | | | |")
     lines += ["", "## Evidence that the store side is clean", ""]
     passed = [c for c in diagnosis.checks if c.outcome == "pass"]
-    evidence = [f"- {c.detail}" for c in passed]
+    evidence = [f"- {_inline(c.detail)}" for c in passed]
     evidence += [
         f"- {case.rulebook.checks[check].title if check in case.rulebook.checks else check}"
         f"{f' (SKU {sku})' if sku else ''}: confirmed by the store's operator"
@@ -104,10 +115,11 @@ def case_draft(case: CaseInput) -> str:
         if finding.owner == "store":
             continue
         lines.append(f"- {finding.title}{f' (SKU {finding.sku_id})' if finding.sku_id else ''}")
-        lines += [f"  - {line}" for line in finding.evidence if line]
+        lines += [f"  - {_inline(line)}" for line in finding.evidence if line]
     if case.to == "vtex_support":
         lines += _vtex_support_section(case)
-    lines += ["", "## What we ask", "", _request(case, checked=bool(passed or evidence)), ""]
+    clean = bool(evidence) and not store
+    lines += ["", "## What we ask", "", _request(case, checked=clean), ""]
     return "\n".join(lines)
 
 
@@ -115,7 +127,7 @@ def _vtex_support_section(case: CaseInput) -> list[str]:
     lines = ["", "## Checks that passed", ""]
     passed = [c for c in case.diagnosis.checks if c.outcome == "pass"]
     lines += [
-        f"- {c.name}{f' (SKU {c.sku_id})' if c.sku_id else ''}: {c.detail}" for c in passed
+        f"- {c.name}{f' (SKU {c.sku_id})' if c.sku_id else ''}: {_inline(c.detail)}" for c in passed
     ] or ["- none could run automatically"]
     known = {
         spec.help
@@ -138,7 +150,7 @@ def _request(case: CaseInput, *, checked: bool) -> str:
     evidence = (
         "The store side has been checked (see the evidence above). "
         if checked
-        else "The store-side checks listed above could not all be run yet. "
+        else "Not every store-side check could be run yet (see above). "
     )
     if case.to == "amazon":
         return (

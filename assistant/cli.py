@@ -541,7 +541,9 @@ def guide(
                             f"unknown playbook {unknown[0]!r}; known: {', '.join(playbooks)}",
                             EXIT_USAGE,
                         )
-                    chosen = Guide.chosen_plan(context, [playbooks[p] for p in playbook])
+                    chosen = Guide.chosen_plan(
+                        context, [playbooks[p] for p in playbook], diagnoser.rulebook
+                    )
                 session = Guide.new_session(context, diagnoser.diagnose(context, client), chosen)
             runner = Guide(
                 diagnoser=diagnoser,

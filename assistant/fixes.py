@@ -67,6 +67,15 @@ def plan_activate_sku(client: VtexClient, sku_id: str) -> FixPlan:
         raise LookupError(f"SKU {sku_id} is not in the catalog: there is nothing to activate")
     if record.get("IsActive") is True:
         return FixPlan(None, f"SKU {sku_id} is already active")
+    from assistant.vtex import SKU_RECORD_REQUIRED
+
+    missing = [name for name in SKU_RECORD_REQUIRED if name not in record]
+    if missing:
+        # Sent back without them, VTEX would clear those fields: never send a partial body.
+        raise ValueError(
+            f"the SKU record VTEX returned lacks {', '.join(missing)}; sending it back would "
+            "clear them, so activate the SKU in the Admin instead"
+        )
     updated = {**record, "IsActive": True}
 
     def send() -> None:

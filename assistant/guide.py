@@ -39,6 +39,7 @@ from assistant.sessions import (
     AuditEntry,
     PlanEntry,
     Session,
+    SessionError,
     SessionStore,
     StepRecord,
     new_session_id,
@@ -47,6 +48,7 @@ from assistant.sessions import (
 
 if TYPE_CHECKING:
     from assistant.diagnose import Diagnoser
+    from assistant.rulesets import RuleBook
     from assistant.vtex import VtexClient
 
 YES_NO = (("yes", "yes"), ("no", "no"))
@@ -61,11 +63,12 @@ FIXED, UNCHANGED, ESCALATED, RULED_OUT, NOT_FIXED, WRITE_FAILED, NOT_SENT, WALKE
     "ruled out",
     "not fixed",
     "write failed",
-    "not sent (dry-run)",
+    "not sent",
     "walked through",
 )
 NO_PLAYBOOK = "no playbook"
-_CAUSE_REMAINS = {NOT_FIXED, WRITE_FAILED, NOT_SENT}
+CAUSE_REMAINS = {NOT_FIXED, WRITE_FAILED, NOT_SENT}
+BY_HAND = "-by-hand"  # suffix of an action step's id: the answer to MANUAL_QUESTION
 MANUAL_QUESTION = "Did you make this change by hand in the Admin?"
 
 
@@ -94,7 +97,13 @@ class AnswerKey:
 
     def candidates(self) -> list[str]:
         keys = [self.name, self.step]
-        return [f"{self.name}@{self.sku_id}", *keys] if self.sku_id else keys
+        if self.sku_id:
+            return [f"{self.name}@{self.sku_id}", f"{self.step}@{self.sku_id}", *keys]
+        return keys
+
+    def by_hand(self) -> AnswerKey:
+        """The question after a fix that was not sent: was it made by hand in the Admin?"""
+        return AnswerKey(self.playbook, f"{self.step}{BY_HAND}", self.sku_id)
 
     def __str__(self) -> str:
         return f"{self.name}@{self.sku_id}" if self.sku_id else self.name
@@ -221,13 +230,16 @@ class Guide:
         return list(entries.values())
 
     @staticmethod
-    def chosen_plan(context: OrderContext, playbooks: Sequence[Playbook]) -> list[PlanEntry]:
+    def chosen_plan(
+        context: OrderContext, playbooks: Sequence[Playbook], rulebook: RuleBook
+    ) -> list[PlanEntry]:
         """`--playbook ID`: walk these instead of the diagnosis's, once per SKU of the order
-        when the playbook is about a SKU, else once for the order."""
+        when the playbook's findings are about a SKU (per-item rules), else once."""
+        per_item = {rule.finding for rule in rulebook.rules.values() if rule.per_item}
         entries = []
         for playbook in playbooks:
             finding = playbook.findings[0] if playbook.findings else ""
-            if context.items and _about_a_sku(playbook):
+            if context.items and per_item & set(playbook.findings):
                 entries += [
                     PlanEntry(playbook=playbook.id, finding=finding, sku_id=item.sku_id)
                     for item in context.items
@@ -291,7 +303,7 @@ class Guide:
         session.status = "done"
         self._save()
         self.view.summary(session)
-        remains = any(e.outcome in _CAUSE_REMAINS for e in session.plan)
+        remains = any(e.outcome in CAUSE_REMAINS for e in session.plan)
         return EXIT_ACTION_NEEDED if remains else EXIT_OK
 
     def _save(self) -> None:
@@ -323,6 +335,12 @@ class Guide:
             render(playbook.summary, values),
         )
         current: str = self.session.step_id or order[0]
+        if current not in steps:
+            raise SessionError(
+                f"session {self.session.id} stopped at step {current!r} of playbook "
+                f"{playbook.id!r}, which has no such step now (edited, or from a "
+                "--playbooks-dir not given to this run); give the same --playbooks-dir"
+            )
         while current != END:
             self.session.step_id = current
             self._save()
@@ -469,10 +487,12 @@ class Guide:
         assert step.action is not None
         manual = [render(s, values) for s in step.admin_steps]
         try:
-            plan = self._plan_fix(step.action, values)
-        except (VtexApiError, LookupError) as exc:
+            plan = self._plan_fix(step.action, values, entry)
+        except (VtexApiError, LookupError, ValueError) as exc:
             text = exc.message if isinstance(exc, VtexApiError) else str(exc)
-            self.view.result(False, f"could not read the current state: {text}")
+            if self.client is not None:
+                text = self.client.redact(text)
+            self.view.result(False, f"could not plan the fix: {text}")
             self.view.admin(step.admin_path, step.help, manual)
             entry.outcome = NOT_FIXED
             return "failed", text, END
@@ -485,25 +505,29 @@ class Guide:
             self.view.request(request, dry_run=True)
             self.view.admin(step.admin_path, step.help, manual)
             self._audit(playbook, step, request, "dry-run")
-            return self._by_hand(step, entry, key, "dry-run", request)
+            return self._by_hand(step, entry, key.by_hand(), "dry-run", request)
         self.view.request(request, dry_run=False)
         if not self.prompter.confirm(key, f"Send {request.method} {request.path}?"):
             self._audit(playbook, step, request, "declined")
             self.view.result(None, "not sent; to do it by hand instead:")
             self.view.admin(step.admin_path, step.help, manual)
-            return self._by_hand(
-                step,
-                entry,
-                AnswerKey(key.playbook, f"{key.step}-by-hand", key.sku_id),
-                "declined",
-                request,
-            )
+            return self._by_hand(step, entry, key.by_hand(), "declined", request)
         try:
             plan.send()
-        except VtexApiError as exc:
-            message = self.client.redact(exc.message) if self.client else exc.message
+        except KeyboardInterrupt:
+            # Ctrl-C while the request was out: VTEX may have applied it. Say so in the audit
+            # log before the session is saved as interrupted.
+            self._audit(
+                playbook, step, request, "interrupted", "may have been applied; re-read first"
+            )
+            raise
+        except (VtexApiError, ValueError) as exc:
+            message = exc.message if isinstance(exc, VtexApiError) else str(exc)
+            message = self.client.redact(message) if self.client else message
             self._audit(playbook, step, request, "failed", message)
-            self.view.result(False, f"the write failed and was not retried: {message}")
+            self.view.result(
+                False, f"the write failed: {message}. Nothing more is sent for this fix."
+            )
             self.view.admin(step.admin_path, step.help, manual)
             self.session.failed = True
             entry.outcome = WRITE_FAILED
@@ -522,13 +546,16 @@ class Guide:
             self._remember(key, answer)
             return "done by hand", request.summary, step.next
         entry.outcome = NOT_SENT
-        self.view.result(None, "nothing was changed: the cause remains")
+        hint = "" if answer == "no" else f"; made by hand? answer `{key.name}: yes`"
+        self.view.result(None, f"nothing was changed: the cause remains{hint}")
         return outcome, request.summary, END
 
-    def _plan_fix(self, action: str, values: Mapping[str, str]) -> FixPlan | None:
+    def _plan_fix(self, action: str, values: Mapping[str, str], entry: PlanEntry) -> FixPlan | None:
         """The live plan online; None offline (only a description can be given)."""
         if self.client is None:
             return None
+        if entry.sku_id is None:
+            raise LookupError("the order context names no SKU")
         self.client.forget()  # re-read right before writing: idempotence needs the live state
         if action == "activate_sku":
             sku_id = values.get("vtex_sku_id")
@@ -572,6 +599,8 @@ class Guide:
                 vtex_ids[item.sku_id] = sku.Id
             elif self.client is None and is_vtex_sku_id(item.sku_id):
                 vtex_ids[item.sku_id] = f"{item.sku_id} (not checked: no API access)"
+            elif any(c.sku_id == item.sku_id and c.outcome == "error" for c in diagnosis.checks):
+                vtex_ids[item.sku_id] = "could not be checked (VTEX API error)"
         markdown = case_draft(
             CaseInput(
                 to=step.to,
@@ -640,6 +669,10 @@ class Guide:
         index = next(
             (i for i, item in enumerate(context.items) if item.sku_id == entry.sku_id), None
         )
+        if index is None and context.items:
+            # An order-level playbook (e.g. shipping coverage) speaks of all the order's SKUs.
+            values["sku_id"] = ", ".join(item.sku_id for item in context.items)
+            values["quantity"] = ", ".join(str(item.quantity) for item in context.items)
         if index is not None:
             item = context.items[index]
             values["sku_id"] = item.sku_id
@@ -654,22 +687,23 @@ class Guide:
         return {k: v for k, v in values.items() if v}
 
 
-_SKU_PLACEHOLDERS = ("{sku_id}", "{vtex_sku_id}", "{product_id}", "{quantity}")
+def _answer_choices(step: Step, by_hand: bool) -> Sequence[tuple[str, str]]:
+    """What an answer to this step may be: its choices, or yes/no."""
+    if step.kind == "ask" and not by_hand:
+        return [(c.value, c.label) for c in step.choices]
+    return YES_NO
 
 
-def _about_a_sku(playbook: Playbook) -> bool:
-    for step in playbook.steps:
-        if step.action is not None:
-            return True
-        texts = [step.title, step.text, step.question or "", *step.admin_steps]
-        if any(marker in text for text in texts for marker in _SKU_PLACEHOLDERS):
-            return True
-    return False
+def _answerable(step: Step, by_hand: bool) -> bool:
+    if by_hand:
+        return step.kind == "action"
+    return step.kind in ("check", "verify", "ask", "action") or step.confirm
 
 
 def load_answers(path: str, playbooks: Mapping[str, Playbook]) -> dict[str, str]:
     """The `--answers` file: a YAML or JSON mapping of step keys to answers. Every key must
-    name a step of a playbook, so that a typo is reported instead of silently unused."""
+    name a step that takes an answer and every value must be one it accepts, so that a typo is
+    reported before anything runs instead of when (or never) its step is reached."""
     from assistant.errors import InputError
     from assistant.intake import read_document
 
@@ -678,26 +712,45 @@ def load_answers(path: str, playbooks: Mapping[str, Playbook]) -> dict[str, str]
         return {}
     if not isinstance(document, Mapping):
         raise InputError(path, "must be a mapping of step ids to answers (e.g. check-active: yes)")
-    steps = {(p.id, s.id) for p in playbooks.values() for s in p.steps}
-    step_ids = {s for _, s in steps}
     answers: dict[str, str] = {}
     for key, value in document.items():
         if not isinstance(key, str):
             raise InputError(path, "keys must be step ids", field=repr(key))
-        name = key.split("@", 1)[0]
-        playbook, _, step = name.rpartition(".")
-        known = (playbook, step) in steps if playbook else step in step_ids
-        if not known:
-            raise InputError(
-                path,
-                "names no step of any playbook (keys are STEP, PLAYBOOK.STEP or "
-                "PLAYBOOK.STEP@SKU; see `order-assistant playbooks show ID`)",
-                field=key,
-            )
         if isinstance(value, bool):
-            answers[key] = "yes" if value else "no"
-        elif isinstance(value, str | int) and not isinstance(value, bool):
-            answers[key] = str(value)
+            text = "yes" if value else "no"
+        elif isinstance(value, str | int):
+            text = str(value)
         else:
             raise InputError(path, "the answer must be a word such as yes, no or a choice", key)
+        for step, by_hand in _steps_named(key, playbooks, path):
+            parse_choice(text, _answer_choices(step, by_hand), f"{path}: {key}")
+        answers[key] = text
     return answers
+
+
+def _steps_named(key: str, playbooks: Mapping[str, Playbook], path: str) -> list[tuple[Step, bool]]:
+    """The steps an answers-file key names (STEP, PLAYBOOK.STEP, either with @SKU; a STEP may
+    end in -by-hand for the question after a fix that was not sent)."""
+    from assistant.errors import InputError
+
+    name = key.split("@", 1)[0]
+    playbook_id, _, step_id = name.rpartition(".")
+    by_hand = step_id.endswith(BY_HAND)
+    if by_hand:
+        step_id = step_id.removesuffix(BY_HAND)
+    found = [
+        (step, by_hand)
+        for playbook in playbooks.values()
+        if not playbook_id or playbook.id == playbook_id
+        for step in playbook.steps
+        if step.id == step_id and _answerable(step, by_hand)
+    ]
+    if not found:
+        raise InputError(
+            path,
+            "names no step that takes an answer (keys are STEP, PLAYBOOK.STEP or "
+            f'PLAYBOOK.STEP@SKU, and ACTION-STEP{BY_HAND} for "{MANUAL_QUESTION}"; see '
+            "`order-assistant playbooks show ID`)",
+            field=key,
+        )
+    return found

@@ -18,7 +18,17 @@ from rich.table import Table
 
 from assistant.errors import UsageError
 from assistant.fixes import WriteRequest
-from assistant.guide import AnswerBook, AnswerKey, InputNeeded, ScriptedPrompter, parse_choice
+from assistant.guide import (
+    CAUSE_REMAINS,
+    FIXED,
+    RULED_OUT,
+    UNCHANGED,
+    AnswerBook,
+    AnswerKey,
+    InputNeeded,
+    ScriptedPrompter,
+    parse_choice,
+)
 from assistant.intake import printable
 from assistant.playbook import Playbook
 from assistant.sessions import AuditEntry, PlanEntry, Session, summarise
@@ -127,8 +137,9 @@ class TerminalView:
         if request.body is not None and not dry_run:
             import json
 
-            body = json.dumps(dict(request.body), indent=2, ensure_ascii=False)
-            self.console.print(_plain(body), soft_wrap=True)
+            # ensure_ascii: every character of a value from the API shows as text or \uXXXX.
+            for line in json.dumps(dict(request.body), indent=2, ensure_ascii=True).splitlines():
+                self.console.print(f"    {escape(line)}", soft_wrap=True)
         if dry_run:
             self.console.print("  Run with --apply to send it, or do it by hand:")
 
@@ -145,17 +156,17 @@ class TerminalView:
             self.console.print(
                 f"Paused. When it is done: order-assistant guide --resume {session.id}"
             )
-        elif outcomes & {"not fixed", "write failed", "not sent (dry-run)"}:
+        elif outcomes & CAUSE_REMAINS:
             self.console.print(
                 "[red]A store-side cause remains[/]: see the steps above; when it is fixed, "
                 "reprocess the order."
             )
-        elif outcomes & {"fixed", "already right"}:
+        elif outcomes & {FIXED, UNCHANGED}:
             self.console.print(
                 "Reprocess the order in Marketplace > Connections > Orders > Actions > Reprocess "
                 "(first confirm it is not canceled on Amazon)."
             )
-        elif session.plan and outcomes == {"ruled out"}:
+        elif session.plan and outcomes == {RULED_OUT}:
             self.console.print(
                 "Your answers ruled out every cause in the plan: run `order-assistant diagnose` "
                 "with VTEX credentials for the online checks, or contact VTEX support."
@@ -216,8 +227,9 @@ def render_sessions_list(console: Console, sessions: Sequence[Session]) -> None:
         console.print("No guided sessions yet.")
         return
     table = Table(show_edge=False, pad_edge=False, box=None)
-    for column in ("id", "created", "status", "order", "error", "at"):
-        table.add_column(column)
+    table.add_column("id", no_wrap=True)  # copied into --resume: never cut
+    for column in ("created", "status", "order", "error", "at"):
+        table.add_column(column, overflow="fold")
     for session in sessions:
         row = summarise(session)
         table.add_row(

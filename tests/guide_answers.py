@@ -19,7 +19,7 @@ def walk_answers(
         elif step.kind == "verify":
             answers[key] = verifies
         elif step.kind == "action":
-            answers[key] = "yes"  # done by hand, since nothing is sent offline
+            answers[f"{key}-by-hand"] = "yes"  # nothing is sent offline: done in the Admin
         elif step.kind == "ask":
             going_on = [c for c in step.choices if c.next != END]
             answers[key] = (going_on or list(step.choices))[0].value

@@ -241,3 +241,60 @@ def test_a_users_playbook_folder_replaces_a_shipped_playbook(
     )
     assert result.exit_code == 0, result.stderr
     assert "OUR OWN" in result.stderr
+
+
+def test_answer_values_are_checked_before_anything_runs(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    answers = write_answers(tmp_path, {"check-active": "no", "activate-by-hand": "maybe"})
+    result = run_cli("guide", str(EXAMPLES / "sku_inactive.json"), "--answers", str(answers))
+    assert result.exit_code == 2
+    assert f"{answers}: activate-by-hand: 'maybe' is not one of: yes, no" in result.stderr
+    assert not state.exists()  # refused before any session or audit line
+
+
+def test_a_step_at_sku_key_is_used_for_that_sku(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    answers = write_answers(
+        tmp_path,
+        {
+            "check-active@3301": "no",
+            "check-active@9999": "yes",
+            "activate-by-hand@3301": "yes",
+            "verify-active": "yes",
+        },
+    )
+    result = run_cli(
+        "guide", str(EXAMPLES / "sku_inactive.json"), "--answers", str(answers), "--yes"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert only_session(state)["plan"][0]["outcome"] == "fixed"  # type: ignore[index]
+
+
+def test_a_dry_run_not_made_by_hand_leaves_the_cause_open(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    answers = write_answers(tmp_path, {"check-active": "no"})
+    result = run_cli(
+        "guide", str(EXAMPLES / "sku_inactive.json"), "--answers", str(answers), "--yes"
+    )
+    assert result.exit_code == 1
+    assert "activate-sku.activate-by-hand: yes" in result.stderr  # how to say it was done
+    assert only_session(state)["plan"][0]["outcome"] == "not sent"  # type: ignore[index]
+
+
+def test_resuming_at_a_step_that_no_longer_exists_names_it(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    shipped = (EXAMPLES.parent / "playbooks" / "activate-sku.yaml").read_text()
+    (folder / "activate-sku.yaml").write_text(shipped.replace("check-active", "is-it-active"))
+    first = run_cli("guide", str(EXAMPLES / "sku_inactive.json"), "--playbooks-dir", str(folder))
+    assert first.exit_code == 4
+    session_id = str(only_session(state)["id"])
+    resumed = run_cli("guide", "--resume", session_id)
+    assert resumed.exit_code == 2
+    assert "'is-it-active'" in resumed.stderr
+    assert "--playbooks-dir" in resumed.stderr

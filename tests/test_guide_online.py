@@ -167,7 +167,8 @@ def test_a_failed_write_is_reported_recorded_and_not_retried(
     result = guide(server, state, str(order), "--apply", "--yes")
     assert result.exit_code == 1, result.stderr
     assert [w.method for w in server.writes()].count("PUT") == 1  # not retried
-    assert "the write failed and was not retried" in result.stderr
+    assert "the write failed" in result.stderr
+    assert "Nothing more is sent for this fix" in result.stderr
     assert not store.skus["3303"].active
     audit = SessionStore(state).audit_entries()
     assert (audit[0].method, audit[0].outcome) == ("PUT", "failed")
@@ -227,9 +228,44 @@ def test_the_amazon_case_draft_carries_the_evidence_that_the_store_is_clean(
     assert writes(server) == []
     draft = result.stdout
     assert draft.startswith("# Case draft for Amazon Seller Support: Amazon order 702-6672210")
-    assert "`Sku in order don't belong to a VTEX Store, sku id it's not an integer`" in draft
+    assert (
+        "```\nSku in order don't belong to a VTEX Store, sku id it's not an integer\n```" in draft
+    )
     assert "| 3303 | CAM-3303 | 3303 | 2 |" in draft
     assert "SKU 3303: IsActive=true" in draft  # a passing check, as evidence
     assert "Marketplace: Amazon (BRA)" in draft
     (case,) = (state / "cases").iterdir()
     assert case.read_text() == draft
+
+
+def test_an_incomplete_sku_record_is_never_sent_back(
+    served: tuple[Store, VtexServer], state: Path, order: Path
+) -> None:
+    """A record without a field VTEX's PUT needs would clear that field: refuse to plan it."""
+    store, server = served
+    partial = store.sku_record(store.skus["3303"])
+    del partial["PackagedWeightKg"]
+    server.fault("GET /api/catalog/pvt/stockkeepingunit/3303", {"body": partial}, times=None)
+    result = guide(server, state, str(order), "--apply", "--yes", "--playbook", "activate-sku")
+    assert result.exit_code == 1, result.stderr
+    assert writes(server) == []
+    assert "could not plan the fix" in result.stderr
+    assert "PackagedWeightKg" in result.stderr
+    (session,) = SessionStore(state).sessions()
+    assert (session.status, session.plan[0].outcome) == ("done", "not fixed")
+
+
+def test_ctrl_c_while_a_write_is_out_is_in_the_audit_log(
+    served: tuple[Store, VtexServer], state: Path, order: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(VtexClient, "update_sku", interrupted)
+    _, server = served
+    result = guide(server, state, str(order), "--apply", "--yes", "--playbook", "activate-sku")
+    assert result.exit_code == 130
+    assert "guide --resume" in result.stderr
+    [entry] = SessionStore(state).audit_entries()
+    assert (entry.method, entry.outcome) == ("PUT", "interrupted")
+    assert "may have been applied" in entry.detail
