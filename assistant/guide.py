@@ -435,7 +435,7 @@ class Guide:
             question = render(step.question or step.title, values)
             passed = self._remember(key, self.prompter.choose(key, question, YES_NO)) == "yes"
             detail = f"the operator answered {'yes' if passed else 'no'}"
-            self.view.result(passed, f"{question} {'yes' if passed else 'no'}")
+            self.view.result(passed, f"you answered {'yes' if passed else 'no'}")
             sku = entry.sku_id if self._scope(step.check) == "sku" else None
             self.session.record_check_answer(step.check, sku, passed)
         if step.kind == "verify":
