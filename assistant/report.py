@@ -286,7 +286,7 @@ class TriageWriter:
             if self.json_output:
                 # The order's diagnosis as `diagnose --json` prints it, with its row number
                 # first (pydantic's serializer is far faster than dumping a dict).
-                entry = f'{{"row": {result.order.row}, ' + result.diagnosis.model_dump_json()[1:]
+                entry = f'{{"row": {result.order.row}, ' + result.json()[1:]
                 self.stdout.write(("" if self._first else ",\n") + entry)
                 self._first = False
             if self._csv is not None:
