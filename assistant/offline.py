@@ -1,11 +1,11 @@
 """Offline bulk diagnosis by order shape: one diagnosis per shape, the ids filled in per order.
 
 Offline, nothing is looked up: an order's diagnosis depends on its message, on which optional
-fields it has (not their values), on its item count, on whether each SKU id is in VTEX's
-format (and, for those that are not, on the id itself: the `sku_id_format` check says why it is
-not one), on which items repeat a SKU, and on the quantities where the rules read them. The
-order id and the VTEX-format SKU ids reach the output only as text: the diagnosis' order id,
-the findings' and checks' SKU ids, and the evidence and check details that quote them.
+fields it has (not their values), on its item count, on what the offline checks read of each
+SKU id (`sku_id_format`: a VTEX id, digits with a leading zero, other digits, or not digits),
+on which items repeat a SKU, and on the quantities where the rules read them. The order id and
+the SKU ids reach the output only as text: the diagnosis' order id, the findings' and checks'
+SKU ids, and the evidence and check details that quote them.
 
 So the first order of each shape is diagnosed (`Diagnoser._diagnose`, the same code as one
 `diagnose`) with stand-ins for those ids, and its `--json` text is cut at the stand-ins: the
@@ -15,13 +15,14 @@ caller asks for `Triaged.diagnosis`. A realistic export has a few thousand shape
 of thousands of orders, where nearly every order differs in its ids and postal code.
 
 Stand-ins: the order id is a text with a NUL (which no validated id or message can hold) that
-keeps the id's FBA suffix; a VTEX-format SKU id is a 10-digit id that starts with `_SKU_MARK`
-(the item's position in its last three digits, the first position for a repeated SKU, so that
-findings merge as they would). Optional fields are NUL texts too. A shape whose template shows a
-stand-in it does not expect (a field's value, or a stand-in next to a digit), whose message or
-non-VTEX SKU id contains the mark, or whose template fails to parse is diagnosed order by order,
-as `Diagnoser.diagnose` does. The property test in tests/test_offline.py compares the two paths
-over varied orders.
+keeps the id's FBA suffix; a SKU id is one of its kind (`_stand_in_sku`: a VTEX id, digits
+with a leading zero, too many digits, or a NUL text) numbered by the item's position (the
+first position for a repeated SKU, so that findings merge as they would). Optional fields are
+NUL texts too. A shape whose template shows a stand-in it cannot place (a field's value, or a
+stand-in next to a digit) or whose message contains the mark `_SKU_MARK` is diagnosed order by
+order, as `Diagnoser.diagnose` does. tests/test_offline.py compares the two paths over varied
+orders; a new offline check that reads more of a SKU id than `sku_id_format` does must add it
+to `_sku_kind`.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ if TYPE_CHECKING:
 
 _ORDER = "\x00order\x00"
 _FIELD = "\x00field\x00"
-_SKU_MARK = "1975310"  # + 3 digits: a valid VTEX SKU id (is_vtex_sku_id), below 2147483647
-# The stand-ins as pydantic's JSON writes them (a NUL is \u0000). A SKU stand-in counts only
-# as a whole number, not inside a longer one.
-_TOKEN = re.compile(r"\\u0000order\\u0000(?:_FBA)?|(?<![0-9])" + _SKU_MARK + r"([0-9]{3})(?![0-9])")
+_SKU_MARK = "1975310"  # in every digit stand-in: a message that holds it is not templated
+_DIGITS = re.compile(r"[0-9]+")
+# What the offline checks tell apart in a SKU id (checks.sku_id_format).
+_VTEX_ID, _LEADING_ZERO, _LARGE_NUMBER, _NOT_DIGITS = range(4)
 _NUL_JSON = "\\u0000"
 _ORDER_SLOT = -1
 _TEMPLATES = 16384  # shapes kept (least recently used dropped first)
@@ -104,7 +105,7 @@ class Templates:
             (rulebook.errors, rulebook.findings, rulebook.checks, rulebook.rules)
         )
         self._cache: OrderedDict[tuple[Any, ...], Template | None] = OrderedDict()
-        self._vtex_ids: dict[str, bool] = {}
+        self._kinds: dict[str, int] = {}  # SKU id -> _sku_kind
         self.built = 0  # shapes diagnosed (for tests and benchmarks)
 
     def template(self, context: OrderContext) -> Template | None:
@@ -123,26 +124,26 @@ class Templates:
             cache.move_to_end(key)
         return found  # type: ignore[return-value]
 
-    def _is_vtex(self, sku_id: str) -> bool:
-        known = self._vtex_ids.get(sku_id)
-        if known is None:
-            if len(self._vtex_ids) >= 4 * self.size:
-                self._vtex_ids.clear()
-            known = self._vtex_ids[sku_id] = is_vtex_sku_id(sku_id)
-        return known
-
     def _shape(self, context: OrderContext) -> tuple[Any, ...]:
         first: dict[str, int] = {}
+        kinds = self._kinds
         quantities = self.quantities
-        items = tuple(
-            (
-                None if self._is_vtex(item.sku_id) else item.sku_id,
-                first.setdefault(item.sku_id, index),
-                item.quantity if quantities else None,
-                item.seller_sku is None,
+        items = []
+        for index, item in enumerate(context.items):
+            sku_id = item.sku_id
+            kind = kinds.get(sku_id)
+            if kind is None:
+                if len(kinds) >= 4 * self.size:
+                    kinds.clear()
+                kind = kinds[sku_id] = _sku_kind(sku_id)
+            items.append(
+                (
+                    kind,
+                    first.setdefault(sku_id, index),
+                    item.quantity if quantities else None,
+                    item.seller_sku is None,
+                )
             )
-            for index, item in enumerate(context.items)
-        )
         return (
             context.error_message,
             context.is_fba,
@@ -151,7 +152,7 @@ class Templates:
             context.postal_code is None,
             context.country is None,
             context.seller_id is None,
-            items,
+            tuple(items),
         )
 
     def _build(self, context: OrderContext, key: tuple[Any, ...]) -> Template | None:
@@ -159,13 +160,10 @@ class Templates:
         if _SKU_MARK in context.error_message:
             return None
         items: list[Item] = []
-        for literal, first, _, no_seller_sku in key[-1]:
-            if literal is not None and _SKU_MARK in literal:
-                return None
-            sku_id = literal if literal is not None else f"{_SKU_MARK}{first:03d}"
+        for kind, first, _, no_seller_sku in key[-1]:
             items.append(
                 Item.model_construct(
-                    sku_id=sku_id,
+                    sku_id=_stand_in_sku(kind, first),
                     quantity=context.items[len(items)].quantity,
                     seller_sku=None if no_seller_sku else _FIELD,
                 )
@@ -189,23 +187,47 @@ def _stand_in(value: str | None) -> str | None:
     return None if value is None else _FIELD
 
 
+def _sku_kind(sku_id: str) -> int:
+    if is_vtex_sku_id(sku_id):
+        return _VTEX_ID
+    if _DIGITS.fullmatch(sku_id):
+        return _LEADING_ZERO if sku_id.startswith("0") else _LARGE_NUMBER
+    return _NOT_DIGITS
+
+
+def _stand_in_sku(kind: int, position: int) -> str:
+    """A SKU id of that kind for the item at that position (three digits: MAX_ITEMS is 1000)."""
+    number = f"{_SKU_MARK}{position:03d}"  # a VTEX id: 10 digits, below 2147483647
+    if kind == _VTEX_ID:
+        return number
+    if kind == _LEADING_ZERO:
+        return "0" + number
+    if kind == _LARGE_NUMBER:
+        return number + "9999"
+    return f"\x00sku\x00{position:03d}"
+
+
 def _template(diagnosis: Diagnosis, items: list[Item]) -> Template | None:
     text = diagnosis.model_dump_json()
-    texts: list[str] = []
-    slots: list[int] = []
-    position = 0
     item_of: dict[str, int] = {}  # SKU id -> its first item (where a repeated SKU is found)
     for index, item in enumerate(items):
         item_of.setdefault(item.sku_id, index)
-    for match in _TOKEN.finditer(text):
-        if match.group(1) is None:
-            slot = _ORDER_SLOT
-        else:
-            slot = item_of.get(match.group(0), -2)
-            if slot != int(match.group(1)):
-                return None  # not one of this order's stand-ins
+    # The stand-ins as pydantic writes them in JSON, longest first; one counts only as a whole,
+    # not inside a longer number.
+    slot_of = {_json_text(sku_id): index for sku_id, index in item_of.items()}
+    for order_id in (_ORDER, _ORDER + "_FBA"):
+        slot_of[_json_text(order_id)] = _ORDER_SLOT
+    token = re.compile(
+        "(?<![0-9])(?:"
+        + "|".join(re.escape(t) for t in sorted(slot_of, key=len, reverse=True))
+        + ")(?![0-9])"
+    )
+    texts: list[str] = []
+    slots: list[int] = []
+    position = 0
+    for match in token.finditer(text):
         texts.append(text[position : match.start()])
-        slots.append(slot)
+        slots.append(slot_of[match.group(0)])
         position = match.end()
     texts.append(text[position:])
     if any(_NUL_JSON in part or _SKU_MARK in part for part in texts):
