@@ -10,7 +10,7 @@ Diagnoser's caches evaluate each distinct (message, situation) once.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from assistant.vtex import VtexClient
 
 TOP_SKUS = 10
+# Online, orders pending per worker (read, submitted, not yet yielded).
+LOOKAHEAD = 32
 
 
 class Triaged:
@@ -215,17 +217,21 @@ def _concurrently(
     diagnose: Callable[[BulkOrder], Diagnosis],
     concurrency: int,
 ) -> Iterator[Triaged | BadRow]:
-    # A bounded window of pending orders: reading never runs far ahead of checking.
-    window: list[tuple[BulkOrder | BadRow, Future[Diagnosis] | None]] = []
+    # A bounded window of pending orders: reading never runs far ahead of checking. Results
+    # leave in input order, so an order that waits for several round trips holds the window's
+    # head; the window is long enough for the workers to go on with the orders behind it (most
+    # of them answered from the client's cache) meanwhile. Requests in flight stay bounded by
+    # the workers: each diagnosis makes one request at a time.
+    window: deque[tuple[BulkOrder | BadRow, Future[Diagnosis] | None]] = deque()
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="triage")
     try:
         for row in rows:
             future = None if isinstance(row, BadRow) else pool.submit(diagnose, row)
             window.append((row, future))
-            while len(window) > 2 * concurrency:
-                yield _result(*window.pop(0))
+            while len(window) > LOOKAHEAD * concurrency:
+                yield _result(*window.popleft())
         while window:
-            yield _result(*window.pop(0))
+            yield _result(*window.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
