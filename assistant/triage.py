@@ -4,8 +4,8 @@ Orders stream in (assistant.bulk) and results stream out, in input order, so mem
 bounded whatever the file size. Online, one client serves the whole run: its cache makes each
 distinct lookup one request (a SKU shared by 500 orders is fetched once; docks, warehouses,
 affiliate and trade policy once per run), and `concurrency` orders are checked at a time with
-one lookup each in flight, so at most `concurrency` requests are ever in flight. Offline, the
-Diagnoser's caches evaluate each distinct (message, situation) once.
+one lookup each in flight, so at most `concurrency` requests are ever in flight. Offline, each
+order shape is diagnosed once and the orders' ids are filled into it (assistant.offline).
 """
 
 from __future__ import annotations
