@@ -236,6 +236,17 @@ def _continue(source: str, order: _Order, row: _Row) -> BadRow | None:
     if row.problem is not None:
         return BadRow(source, row.number, *row.problem)
     data = row.data
+    if data.get("order_id") == order.context.order_id and all(
+        data.get(name) is None or data[name] == order.first_data.get(name)
+        for name in _MERGED_FIELDS
+    ):
+        # The usual continuation row: the order's id as validated, the same order fields as
+        # its first row, and items that are known valid. Only the item count is left to check.
+        items = data.get("items")
+        known = _known_items(items) if items.__class__ is list else None
+        if known is not None and len(order.items) + len(known) <= MAX_ITEMS:
+            order.items.extend(known)
+            return None
     # Exports repeat the order's fields on each of its rows: a value equal to the first row's
     # was validated there, so only the others are validated (the message is the costly one).
     given = [
@@ -290,10 +301,51 @@ def _comparable(value: str | None) -> str | None:
 def _validate(
     source: str, number: int, data: dict[str, Any], row_item: int | None
 ) -> OrderContext | BadRow:
+    items = data.get("items")
+    if items.__class__ is list and items:
+        known = _known_items(items)
+        if known is not None:
+            data = {**data, "items": known}
     try:
         return OrderContext.model_validate(data)
     except ValidationError as exc:
         return _refusal(source, number, exc, row_item)
+
+
+# Validated items by their input (a backlog repeats a few thousand SKU and quantity pairs);
+# an Item is immutable, so orders can share one.
+_ITEMS: dict[tuple[Any, ...], Item | None] = {}
+_ITEMS_KEPT = 65536
+
+
+def _known_items(entries: list[Any]) -> list[Item] | None:
+    """The entries as validated Items, each validated once; None if any is not a valid item
+    (then the whole order is validated as given, so the error is reported as it always was)."""
+    items: list[Item] = []
+    for entry in entries:
+        if entry.__class__ is not dict:
+            return None
+        # The value's type is part of the key: True == 1 and 1.0 == 1, but strict validation
+        # refuses a boolean or a float quantity.
+        try:
+            key = tuple((name, value.__class__, value) for name, value in entry.items())
+            known = key in _ITEMS
+        except TypeError:  # an unhashable value (JSON Lines): validate it with the order
+            return None
+        if known:
+            item = _ITEMS[key]
+        else:
+            try:
+                item = Item.model_validate(entry)
+            except ValidationError:
+                item = None
+            if len(_ITEMS) >= _ITEMS_KEPT:
+                _ITEMS.clear()
+            _ITEMS[key] = item
+        if item is None:
+            return None
+        items.append(item)
+    return items
 
 
 def _add_row_item(data: dict[str, Any], item: dict[str, Any]) -> int | None:
@@ -661,17 +713,28 @@ def _table_row(number: int, values: Sequence[Any], columns: _Columns) -> _Row | 
     item: dict[str, Any] = {}
     problem: tuple[str, str] | None = None
     width = len(values)
+    # This runs per cell of a million-row export: the common cells (empty, ASCII text, a small
+    # quantity) are handled here as their converters would, without the call.
+    value: Any
     for field_name, index, convert in columns:
         raw = values[index] if index < width else None
-        if raw is None:
+        if raw is None or raw == "":  # every converter gives None for an empty cell
             continue
-        try:
-            value = convert(raw)
-        except _CellProblem as exc:
-            problem = problem or (field_name, str(exc))
-            continue
-        if value is not None:
-            (item if field_name in ITEM_COLUMNS else data)[field_name] = value
+        if convert is _text_cell and raw.__class__ is str and raw.isascii():
+            if not raw.strip():
+                continue
+            value = raw
+        elif convert is _quantity_cell and raw in _SMALL_QUANTITIES:
+            value = _SMALL_QUANTITIES[raw]
+        else:
+            try:
+                value = convert(raw)
+            except _CellProblem as exc:
+                problem = problem or (field_name, str(exc))
+                continue
+            if value is None:
+                continue
+        (item if field_name in ITEM_COLUMNS else data)[field_name] = value
     if not data and not item and problem is None and _is_blank(values):
         return None
     return _Row(number, data, _add_row_item(data, item), problem)
@@ -702,6 +765,8 @@ def _items_cell(value: Any) -> Any:
 
 
 _CONVERTERS: Mapping[str, _Convert] = {"quantity": _quantity_cell, "items": _items_cell}
+# What _quantity_cell gives for the usual quantity cells.
+_SMALL_QUANTITIES = {str(number): number for number in range(1, 100)}
 
 
 def _require_utf8(value: str) -> None:

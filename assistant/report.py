@@ -286,8 +286,8 @@ class TriageWriter:
             if self.json_output:
                 # The order's diagnosis as `diagnose --json` prints it, with its row number
                 # first (pydantic's serializer is far faster than dumping a dict).
-                entry = f'{{"row": {result.order.row}, ' + result.diagnosis.model_dump_json()[1:]
-                self.stdout.write(("" if self._first else ",\n") + entry)
+                separator = "" if self._first else ",\n"
+                self.stdout.write(f'{separator}{{"row": {result.order.row}, {result.json()[1:]}')
                 self._first = False
             if self._csv is not None:
                 self._csv.writerows(csv_rows(result))
