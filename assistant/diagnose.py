@@ -108,6 +108,9 @@ class Diagnoser:
         self._cache: OrderedDict[str, list[Hit]] = OrderedDict()
         self._classified: dict[str, Classification] = {}
         self._offline_cache: dict[tuple[Any, ...], Diagnosis] = {}
+        self._evidence_names_order = any(
+            "{order_id}" in rule.evidence for rule in self.rulebook.rules.values()
+        )
         # Bulk triage diagnoses from several threads; the caches are shared.
         self._lock = threading.Lock()
         self.evaluations = 0
@@ -162,6 +165,8 @@ class Diagnoser:
         """Offline, the diagnosis depends on the context but for its order id: a backlog repeats
         the same (message, SKUs, quantities) many times, so each signature is diagnosed once."""
         key = (
+            # A custom rule's evidence may name the order: then its diagnosis is its own.
+            context.order_id if self._evidence_names_order else None,
             context.error_message,
             context.is_fba,
             context.sales_channel,

@@ -219,3 +219,37 @@ def test_a_small_cache_still_gives_the_same_results(size: int) -> None:
         template = templates.template(context)
         if template is not None:
             assert template.json(context) == diagnoser._diagnose(context, None, 1).model_dump_json()
+
+
+def test_the_offline_cache_keeps_each_orders_own_id_in_evidence(tmp_path: Path) -> None:
+    (tmp_path / "named.yaml").write_text(
+        """
+findings:
+  named_order:
+    title: An order named in its evidence
+    owner: store
+    playbook: restock
+error:
+  code: order_named
+  title: Order named
+  patterns: ['order named in evidence']
+  checks: []
+  next_steps: [Nothing.]
+rules:
+  named_order_reported:
+    finding: named_order
+    status: reported
+    evidence: "order {order_id}"
+    all:
+      - order: {$and: [{kind: order}, {error_code: order_named}]}
+""",
+        "utf-8",
+    )
+    diagnoser = compile_rulebook([tmp_path])
+    evidence = [
+        diagnoser.diagnose(OrderContext(order_id=order_id, error_message="Order named in evidence"))
+        .findings[0]
+        .evidence
+        for order_id in ("A-1", "A-2")
+    ]
+    assert evidence == [["order A-1"], ["order A-2"]]
