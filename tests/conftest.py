@@ -11,6 +11,9 @@ from typer.testing import CliRunner, Result
 from assistant.cli import app
 from assistant.diagnose import Diagnoser, compile_rulebook
 
+# The VTEX client fakes and their fixtures (fake_time, make_client, client, vtex).
+pytest_plugins = ["tests.vtex_fakes"]
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 DATA = Path(__file__).resolve().parent / "data"

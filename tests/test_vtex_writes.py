@@ -9,7 +9,7 @@ and a recorded write replayed. No test sleeps: the client's sleep is a fake that
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from assistant.vtex import (
     VtexPermissionError,
 )
 from assistant.vtex.recording import RecordingTransport, ReplayTransport, open_client
-from tests.test_vtex_client import _TLS, BASE, ENV, KEY, TOKEN, WALL_NOW, FakeTime, load
+from tests.vtex_fakes import _TLS, BASE, ENV, KEY, TOKEN, FakeTime, load
 from tests.vtex_server import DEFAULT_KEYS, VtexServer, env_for
 from tests.vtex_store import TRADE_POLICY, Sku, Store
 
@@ -34,38 +34,6 @@ RECORD_PATH = "/api/catalog/pvt/stockkeepingunit/70"  # the spec example's Id
 LINK_PATH = "/api/catalog/pvt/product/42/salespolicy/3"
 SKU_PATH = "/api/catalog_system/pvt/sku/stockkeepingunitbyid/2001773"
 SIMULATION_PATH = "/api/checkout/pub/orderForms/simulation"
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def make_client(fake_time: FakeTime) -> Iterator[Callable[..., VtexClient]]:
-    made: list[VtexClient] = []
-
-    def make(env: dict[str, str] | None = None, **options: Any) -> VtexClient:
-        options = {"sleep": fake_time.sleep, "clock": fake_time, **options}
-        options.setdefault("transport", httpx.HTTPTransport(verify=_TLS))
-        client = VtexClient(VtexConfig.from_env(env or ENV), wall_clock=lambda: WALL_NOW, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
-@pytest.fixture
-def client(make_client: Callable[..., VtexClient]) -> VtexClient:
-    return make_client()
-
-
-@pytest.fixture
-def vtex() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE) as router:
-        yield router
 
 
 def record() -> dict[str, Any]:
