@@ -211,6 +211,11 @@ def _stand_in_sku(kind: int, position: int) -> str:
 
 
 def _template(diagnosis: Diagnosis, items: list[Item]) -> Template | None:
+    for finding in diagnosis.findings:
+        if len(finding.evidence) > 1 and any(_holds_stand_in(e) for e in finding.evidence):
+            # Merged findings keep distinct evidence lines; lines that differ by their
+            # stand-ins may be equal once the real ids are in: diagnose such orders one by one.
+            return None
     text = diagnosis.model_dump_json()
     item_of: dict[str, int] = {}  # SKU id -> its first item (where a repeated SKU is found)
     for index, item in enumerate(items):
@@ -218,8 +223,9 @@ def _template(diagnosis: Diagnosis, items: list[Item]) -> Template | None:
     # The stand-ins as pydantic writes them in JSON, longest first; one counts only as a whole,
     # not inside a longer number.
     slot_of = {_json_text(sku_id): index for sku_id, index in item_of.items()}
-    for order_id in (_ORDER, _ORDER + "_FBA"):
-        slot_of[_json_text(order_id)] = _ORDER_SLOT
+    # Only the stand-in this shape used: a literal "_FBA" that a rule writes after a non-FBA
+    # order's id stays text.
+    slot_of[_json_text(diagnosis.order_id)] = _ORDER_SLOT
     token = re.compile(
         "(?<![0-9])(?:"
         + "|".join(re.escape(t) for t in sorted(slot_of, key=len, reverse=True))
@@ -260,6 +266,10 @@ def _template(diagnosis: Diagnosis, items: list[Item]) -> Template | None:
             for f in diagnosis.findings
         ),
     )
+
+
+def _holds_stand_in(text: str) -> bool:
+    return "\x00" in text or _SKU_MARK in text
 
 
 def materialise(template: Template, context: OrderContext) -> Diagnosis:

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.bulk import BadRow, BulkOrder
 from assistant.diagnose import judge
-from assistant.errors import EXIT_ACTION_NEEDED, EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE
+from assistant.errors import (
+    EXIT_ACTION_NEEDED,
+    EXIT_OK,
+    EXIT_UNDECIDED,
+    EXIT_USAGE,
+    AssistantError,
+)
 from assistant.models import Diagnosis, Item
 from assistant.offline import Template, Templates, materialise
 
@@ -225,11 +231,23 @@ def _concurrently(
     window: deque[tuple[BulkOrder | BadRow, Future[Diagnosis] | None]] = deque()
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="triage")
     try:
-        for row in rows:
-            future = None if isinstance(row, BadRow) else pool.submit(diagnose, row)
-            window.append((row, future))
-            while len(window) > LOOKAHEAD * concurrency:
+        try:
+            for row in rows:
+                future = None if isinstance(row, BadRow) else pool.submit(diagnose, row)
+                window.append((row, future))
+                while len(window) > LOOKAHEAD * concurrency:
+                    yield _result(*window.popleft())
+        except AssistantError:
+            # The file broke partway (a damaged workbook): the orders already read and being
+            # checked are still reported, then the error.
+            while window:
                 yield _result(*window.popleft())
+            raise
+        except KeyboardInterrupt:
+            # Ctrl-C while reading: report the orders already checked, in order, and stop.
+            while window and (window[0][1] is None or window[0][1].done()):
+                yield _result(*window.popleft())
+            raise
         while window:
             yield _result(*window.popleft())
     finally:

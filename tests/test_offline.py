@@ -253,3 +253,73 @@ rules:
         for order_id in ("A-1", "A-2")
     ]
     assert evidence == [["order A-1"], ["order A-2"]]
+
+
+CARRIER_ERROR = """
+error:
+  code: carrier_not_registered
+  title: Carrier not registered in the ERP
+  patterns: ['carrier not registered in the erp']
+  checks: []
+  next_steps: [Register the carrier.]
+"""
+
+
+def _custom(tmp_path: Path, findings_and_rules: str) -> Diagnoser:
+    (tmp_path / "custom.yaml").write_text(CARRIER_ERROR + findings_and_rules, "utf-8")
+    return compile_rulebook([tmp_path])
+
+
+def test_a_literal_fba_after_a_non_fba_order_id_stays(tmp_path: Path) -> None:
+    diagnoser = _custom(
+        tmp_path,
+        """
+findings:
+  amazon_ref: {title: Amazon reference, owner: amazon, playbook: contact-amazon}
+rules:
+  amazon_ref_reported:
+    finding: amazon_ref
+    status: reported
+    evidence: "Look up {order_id}_FBA in Seller Central"
+    all:
+      - order: {$and: [{kind: order}, {error_code: carrier_not_registered}]}
+""",
+    )
+    contexts = [
+        OrderContext(order_id=order_id, error_message="Carrier not registered in the ERP")
+        for order_id in ("A-1", "A-2_FBA", "A-3FBAOS", "A-4")
+    ]
+    assert _compare(diagnoser, contexts) == 4
+
+
+def test_evidence_lines_equal_once_the_ids_are_in_merge_as_one(tmp_path: Path) -> None:
+    diagnoser = _custom(
+        tmp_path,
+        """
+findings:
+  ref_seen: {title: Reference seen, owner: store, playbook: restock}
+rules:
+  ref_by_sku:
+    finding: ref_seen
+    status: reported
+    evidence: "ref {sku_id}"
+    all:
+      - order: {$and: [{kind: order}, {error_code: carrier_not_registered}]}
+      - item: {$and: [{kind: item}, {known: true}]}
+  ref_by_order:
+    finding: ref_seen
+    status: reported
+    evidence: "ref {order_id}"
+    all:
+      - order: {$and: [{kind: order}, {error_code: carrier_not_registered}]}
+      - item: {$and: [{kind: item}, {known: true}]}
+""",
+    )
+    same = OrderContext(
+        order_id="1070",
+        error_message="Carrier not registered in the ERP",
+        items=[Item(sku_id="1070")],
+    )
+    differ = same.model_copy(update={"order_id": "702-9"})
+    _compare(diagnoser, [same, differ])
+    assert diagnoser._diagnose(same, None, 1).findings[0].evidence == ["ref 1070"]

@@ -17,11 +17,13 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 import assistant.vtex.recording as recording
-from assistant.bulk import read_orders
+from assistant.bulk import BulkOrder, read_orders
 from assistant.cli import app
 from assistant.diagnose import Diagnoser
+from assistant.errors import InputError
+from assistant.models import Diagnosis, ErrorInfo, OrderContext
 from assistant.report import TriageWriter
-from assistant.triage import Summary, triage
+from assistant.triage import Summary, Triaged, _concurrently, triage
 from assistant.vtex import VtexClient, VtexConfig
 from tests.conftest import RunCli
 from tests.vtex_server import VtexServer, env_for
@@ -294,3 +296,34 @@ def _rss_mb() -> float:
 
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * resource.getpagesize() / (1024 * 1024)
+
+
+def test_online_orders_read_before_a_broken_file_are_still_reported() -> None:
+    """A workbook that breaks partway: every order read before the damage is reported (in
+    order) before the error, however far reading ran ahead of checking."""
+
+    def rows() -> Iterator[BulkOrder]:
+        for n in range(200):
+            yield BulkOrder(n + 2, OrderContext(order_id=f"702-{n}", error_message="Inactive SKU"))
+        raise InputError("orders.xlsx", "the workbook is damaged", row=202)
+
+    def diagnose(order: BulkOrder) -> Diagnosis:
+        return Diagnosis(
+            order_id=order.context.order_id,
+            mode="online",
+            error=ErrorInfo(code="sku_inactive", title="t", message="Inactive SKU"),
+            findings=[],
+            checks=[],
+            next_steps=[],
+        )
+
+    seen: list[str] = []
+
+    def consume() -> None:
+        for result in _concurrently(rows(), diagnose, 4):
+            assert isinstance(result, Triaged)
+            seen.append(result.diagnosis.order_id)
+
+    with pytest.raises(InputError, match="damaged"):
+        consume()
+    assert seen == [f"702-{n}" for n in range(200)]
