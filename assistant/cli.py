@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from assistant.diagnose import Diagnoser
     from assistant.errors import Problem
+    from assistant.intake import FlagValues
     from assistant.models import OrderContext
     from assistant.vtex import VtexClient
 
@@ -196,6 +197,28 @@ ReplayOpt = Annotated[
 ]
 
 
+def _order_flags(
+    message: str | None,
+    sku: list[str] | None,
+    order_id: str | None,
+    postal_code: str | None,
+    sales_channel: str | None,
+    affiliate_id: str | None,
+    country: str | None,
+) -> "FlagValues":
+    from assistant.intake import FlagValues
+
+    return FlagValues(
+        message=message,
+        skus=sku or [],
+        order_id=order_id,
+        postal_code=postal_code,
+        sales_channel=sales_channel,
+        affiliate_id=affiliate_id,
+        country=country,
+    )
+
+
 def _read_order(
     order: str | None,
     message: str | None,
@@ -206,17 +229,9 @@ def _read_order(
     affiliate_id: str | None,
     country: str | None,
 ) -> "OrderContext":
-    from assistant.intake import FlagValues, load_context
+    from assistant.intake import load_context
 
-    flags = FlagValues(
-        message=message,
-        skus=sku or [],
-        order_id=order_id,
-        postal_code=postal_code,
-        sales_channel=sales_channel,
-        affiliate_id=affiliate_id,
-        country=country,
-    )
+    flags = _order_flags(message, sku, order_id, postal_code, sales_channel, affiliate_id, country)
     if order is None and not flags.given():
         _fail(
             "give an order file, - for standard input, or --message and --order-id (see --help)",
@@ -481,7 +496,6 @@ def guide(
     from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED
     from assistant.guide import AnswerBook, Guide, InputNeeded, ScriptedPrompter, load_answers
     from assistant.guide_view import TerminalPrompter, TerminalView
-    from assistant.intake import FlagValues
     from assistant.playbook import load_playbooks
     from assistant.sessions import SessionStore, state_dir
 
@@ -489,14 +503,8 @@ def guide(
         diagnoser = _diagnoser(rules_dir)
         playbooks = load_playbooks(playbooks_dir or [], rulebook=diagnoser.rulebook)
         store = SessionStore(state_dir())
-        given = FlagValues(
-            message=message,
-            skus=sku or [],
-            order_id=order_id,
-            postal_code=postal_code,
-            sales_channel=sales_channel,
-            affiliate_id=affiliate_id,
-            country=country,
+        given = _order_flags(
+            message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         ).given()
         if resume is not None:
             if order is not None or given or playbook:

@@ -10,7 +10,7 @@ What an answer does:
   back into the rules: a cause the operator rules out leaves the plan.
 - `action` steps plan the write (re-reading the live state: nothing is written when it is
   already right), show the exact request, and send it only with `--apply` after a confirmation
-  (or `--yes`). Every write and would-be write goes to the audit log before it is sent.
+  (or `--yes`). Every write and would-be write goes to the audit log with its outcome.
 - `escalate` steps write a case draft for Amazon or VTEX support.
 """
 
@@ -529,7 +529,6 @@ class Guide:
                 False, f"the write failed: {message}. Nothing more is sent for this fix."
             )
             self.view.admin(step.admin_path, step.help, manual)
-            self.session.failed = True
             entry.outcome = WRITE_FAILED
             return "failed", message, END
         self._audit(playbook, step, request, "written")

@@ -105,7 +105,6 @@ class Session(_Model):
     check_answers: list[CheckAnswer] = Field(default_factory=list)
     history: list[StepRecord] = Field(default_factory=list)
     cases: list[str] = Field(default_factory=list)  # case draft files written
-    failed: bool = False  # a write or a verification failed: the cause remains
 
     def answer_map(self) -> dict[tuple[str, str | None], bool]:
         return {(a.check, a.sku_id): a.passes for a in self.check_answers}
@@ -191,7 +190,7 @@ class SessionStore:
     # ---- audit log --------------------------------------------------------------------------
 
     def audit(self, entry: AuditEntry) -> None:
-        """Append one line and flush it to disk before the write it describes goes out."""
+        """Append one line and flush it to disk as soon as the outcome is known."""
         self.root.mkdir(parents=True, exist_ok=True)
         line = entry.model_dump_json() + "\n"
         with self.audit_path.open("a", encoding="utf-8") as log:
