@@ -25,7 +25,15 @@ from assistant.errors import VtexApiError
 from assistant.models import Item, OrderContext, Outcome
 
 if TYPE_CHECKING:  # the client (and httpx) load only when a diagnosis goes online
-    from assistant.vtex import Dock, SkuContext, SkuInventory, VtexClient, Warehouse
+    from assistant.vtex import (
+        Dock,
+        ShippingPolicy,
+        SkuContext,
+        SkuInventory,
+        TradePolicy,
+        VtexClient,
+        Warehouse,
+    )
 
 OFFLINE_DETAIL = "offline: needs the VTEX API"
 # VTEX SKU ids are positive int32 values without leading zeros (Catalog API: max 2,147,483,647;
@@ -190,7 +198,7 @@ class Checker:
     ) -> CheckResult:
         sku_id = item.sku_id if item else None
         observe = _OBSERVERS.get(name)
-        if self.client is None and name not in _LOCAL and observe is not None:
+        if self.client is None and self._needs_api(name) and observe is not None:
             # The common offline case, without raising (a backlog runs this per SKU and check).
             return CheckResult(name, index, sku_id, "skipped", OFFLINE_DETAIL, undecided=True)
         try:
@@ -198,7 +206,7 @@ class Checker:
                 raise _Skip(f"no check named {name!r} in this version")
             if per_item and item is None:
                 raise _Skip("no SKU in the order context")
-            if name not in _LOCAL and self.client is None:
+            if self._needs_api(name) and self.client is None:
                 raise _Skip(OFFLINE_DETAIL)
             observation = observe(self, index, item)
         except _Skip as skip:
@@ -217,6 +225,10 @@ class Checker:
             self._redact(observation.detail),
             facts=observation.facts,
         )
+
+    def _needs_api(self, name: str) -> bool:
+        # FBA's step 0 does not apply to other orders, which the order id alone tells.
+        return name not in _LOCAL and not (name == "fba_logistics" and not self.context.is_fba)
 
     def _redact(self, text: str) -> str:
         return self.client.redact(text) if self.client is not None else text
@@ -244,6 +256,8 @@ class Checker:
         level1: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         if names & _NEEDS_SKU:
             level1 += [(client.get_sku, (sku,)) for sku in ids if is_vtex_sku_id(sku)]
+            # The EAN lookup waits for the RefId one: most ids that are not VTEX ids are
+            # RefIds, and a hit there makes it unneeded.
             level1 += [
                 (client.get_sku_id_by_ref_id, (sku,)) for sku in ids if not is_vtex_sku_id(sku)
             ]
@@ -293,7 +307,8 @@ class Checker:
     # ---- resolved facts shared by several checks ---------------------------------------------
 
     def _sku(self, index: int) -> SkuContext:
-        """The SKU Amazon sent, resolved by id, else by RefId; _Skip(blocked) if neither."""
+        """The SKU Amazon sent, resolved by id, else by RefId, else by EAN; _Skip(blocked) if
+        none of them knows it."""
         sku_id = self.context.items[index].sku_id
         assert self.client is not None
         if is_vtex_sku_id(sku_id):
@@ -305,7 +320,20 @@ class Checker:
             found = self._call(self.client.get_sku, by_ref)
             if found is not None:
                 return found  # type: ignore[no-any-return]
+        by_ean = self._call(self.client.get_sku_by_ean, sku_id)
+        if by_ean is not None:
+            return by_ean  # type: ignore[no-any-return]
         raise _Skip(f"SKU '{sku_id}' is not in the catalog", blocked=True)
+
+    def _trade_policy(self) -> TradePolicy:
+        """Amazon's trade policy as the catalog has it; _Skip(blocked) if it does not exist
+        (trade_policy_active says so)."""
+        assert self.client is not None
+        trade_policy_id = self._trade_policy_id()
+        policy: TradePolicy | None = self._call(self.client.get_trade_policy, trade_policy_id)
+        if policy is None:
+            raise _Skip(f"trade policy {trade_policy_id} does not exist", blocked=True)
+        return policy
 
     def _trade_policy_id(self) -> str:
         if self.context.sales_channel is not None:
@@ -370,21 +398,39 @@ def _check_sku_id_format(checker: Checker, index: int | None, item: Item | None)
 
 
 def _check_sku_exists(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+    """By id, then as a RefId, then as an EAN: `sku_not_found` needs all three to miss (an
+    error in any lookup leaves the check in error, never "not found")."""
     assert item is not None
-    assert index is not None
     assert checker.client is not None
     client = checker.client
     if is_vtex_sku_id(item.sku_id) and checker._call(client.get_sku, item.sku_id) is not None:
-        return _passed(f"SKU {item.sku_id} exists", by_ref_id=False)
+        return _passed(f"SKU {item.sku_id} exists", **_matched(None))
     ref_match = checker._call(client.get_sku_id_by_ref_id, item.sku_id)
     if ref_match is not None:
         return _failed(
             f"no SKU has the id '{item.sku_id}'; it is the RefId (reference code) of SKU "
             f"{ref_match}",
-            by_ref_id=True,
             vtex_sku_id=str(ref_match),
+            **_matched("ref_id"),
         )
-    return _failed(f"no SKU has the id or RefId '{item.sku_id}'", by_ref_id=False)
+    ean_match = checker._call(client.get_sku_by_ean, item.sku_id)
+    if ean_match is not None:
+        return _failed(
+            f"no SKU has the id '{item.sku_id}'; it is the EAN (bar code) of SKU {ean_match.Id}",
+            vtex_sku_id=str(ean_match.Id),
+            **_matched("ean"),
+        )
+    return _failed(f"no SKU has the id, RefId or EAN '{item.sku_id}'", **_matched(None))
+
+
+def _matched(alternate: str | None) -> dict[str, Any]:
+    # `by_ref_id` is kept for rulesets written before the EAN lookup; `alternate_id` is the
+    # fact the shipped rules read: the id Amazon sent names a VTEX SKU another way.
+    return {
+        "alternate_id": alternate is not None,
+        "by_ref_id": alternate == "ref_id",
+        "matched_by": alternate or "none",
+    }
 
 
 def _check_sku_active(checker: Checker, index: int | None, item: Item | None) -> _Observation:
@@ -435,24 +481,138 @@ def _check_sales_channel_active(
     return _passed(f"sales channel {channel} ({policy.Name}) exists and is active", exists=True)
 
 
-def _check_sku_in_trade_policy(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
+@dataclass(frozen=True)
+class _ProductPolicies:
+    """What the trade-policy checks read about one SKU's product."""
+
+    sku: SkuContext
+    trade_policy: TradePolicy
+    linked: set[str]  # the product's ticked trade policies; empty means all of them
+
+    @property
+    def trade_policy_id(self) -> str:
+        return str(self.trade_policy.Id)
+
+    @property
+    def open_to_policy(self) -> bool:
+        # "If no trade policy is ticked, the SKU is available to all of them" (Associate a
+        # SKU to a trade policy).
+        return not self.linked or self.trade_policy_id in self.linked
+
+    @property
+    def collection(self) -> str | None:
+        return self.trade_policy.ProductClusterId
+
+
+def _product_policies(checker: Checker, index: int | None) -> _ProductPolicies:
     assert index is not None
     assert checker.client is not None
     sku = checker._sku(index)
-    trade_policy_id = checker._trade_policy_id()
-    policies = checker._call(checker.client.get_product_sales_policies, sku.ProductId)
-    linked = {policy.StoreId for policy in policies}
-    if trade_policy_id in linked or (not linked and trade_policy_id in sku.SalesChannels):
-        return _passed(f"product {sku.ProductId} is linked to trade policy {trade_policy_id}")
-    if not linked and not sku.SalesChannels:
-        # "If no trade policy is ticked, the SKU is available to all of them" (associate-a-SKU).
-        return _passed(f"product {sku.ProductId} has no trade policy ticked: it is in all of them")
+    policy = checker._trade_policy()
+    rows = checker._call(checker.client.get_product_sales_policies, sku.ProductId)
+    return _ProductPolicies(sku, policy, {row.StoreId for row in rows})
+
+
+def _check_sku_in_trade_policy(
+    checker: Checker, index: int | None, item: Item | None
+) -> _Observation:
+    """Fails only when the product's list is not empty and lacks Amazon's trade policy: that
+    alone proves the missing link. An empty list is every trade policy (linking one would take
+    the product off all the others), and a collection-based assortment is sku_in_collection's."""
+    seen = _product_policies(checker, index)
+    sku, policy_id = seen.sku, seen.trade_policy_id
+    if seen.collection is not None:
+        return _passed(
+            f"trade policy {policy_id} takes its products from collection {seen.collection}, "
+            f"not from the trade policies ticked on product {sku.ProductId} "
+            f"({_listed(seen.linked)}): see the collection check",
+            collection=True,
+        )
+    if not seen.linked:
+        return _passed(
+            f"product {sku.ProductId} has no trade policy ticked: VTEX makes it available in "
+            f"every trade policy, {policy_id} included",
+            collection=False,
+        )
+    if policy_id in seen.linked:
+        return _passed(
+            f"product {sku.ProductId} is linked to trade policy {policy_id}", collection=False
+        )
     return _failed(
         f"product {sku.ProductId} (SKU {sku.Id}) is linked to trade policies "
-        f"{sorted(linked) or sku.SalesChannels}, not {trade_policy_id}"
+        f"{_listed(seen.linked)}, not {policy_id}",
+        collection=False,
     )
+
+
+def _check_sku_indexed_in_trade_policy(
+    checker: Checker, index: int | None, item: Item | None
+) -> _Observation:
+    """The product is open to Amazon's trade policy, yet the catalog's index (the SKU's
+    `SalesChannels`) lacks it: the known issue of trade-policy changes that are not reindexed
+    until the product is saved again."""
+    seen = _product_policies(checker, index)
+    sku, policy_id = seen.sku, seen.trade_policy_id
+    if not seen.open_to_policy:
+        raise _Skip(
+            f"product {sku.ProductId} is not linked to trade policy {policy_id}", blocked=True
+        )
+    indexed = {str(channel) for channel in sku.SalesChannels}
+    if seen.collection is not None:
+        return _passed(
+            f"not compared: trade policy {policy_id} takes its products from collection "
+            f"{seen.collection}"
+        )
+    if policy_id in indexed:
+        return _passed(f"the catalog's index lists SKU {sku.Id} in trade policy {policy_id}")
+    if not indexed and not seen.linked:
+        # Nothing ticked and nothing indexed: no evidence that the index is behind.
+        return _passed(
+            f"product {sku.ProductId} has no trade policy ticked and the index lists none for "
+            f"SKU {sku.Id}: nothing contradicts 'every trade policy'"
+        )
+    ticked = (
+        "has no trade policy ticked (so every one)"
+        if not seen.linked
+        else f"is linked to trade policy {policy_id}"
+    )
+    return _failed(
+        f"product {sku.ProductId} {ticked}, but the catalog's index lists SKU {sku.Id} only in "
+        f"trade policies {_listed(indexed)}: the product has not been reindexed"
+    )
+
+
+def _check_sku_in_collection(
+    checker: Checker, index: int | None, item: Item | None
+) -> _Observation:
+    assert checker.client is not None
+    policy = checker._trade_policy()
+    collection = policy.ProductClusterId
+    if collection is None:
+        return _passed(
+            f"trade policy {policy.Id} takes no collection: its products are the ones ticked "
+            "for it (or with no trade policy ticked)"
+        )
+    sku = checker._sku(_index(index))
+    products = checker._call(checker.client.get_collection_product_ids, collection)
+    if sku.ProductId in products:
+        return _passed(
+            f"product {sku.ProductId} of SKU {sku.Id} is in collection {collection}, which "
+            f"trade policy {policy.Id} takes its products from"
+        )
+    return _failed(
+        f"trade policy {policy.Id} takes its products from collection {collection}, and "
+        f"product {sku.ProductId} of SKU {sku.Id} is not in it"
+    )
+
+
+def _index(index: int | None) -> int:
+    assert index is not None
+    return index
+
+
+def _listed(ids: Iterable[str]) -> str:
+    return "[" + ", ".join(sorted(ids, key=lambda i: (len(i), i))) + "]"
 
 
 @dataclass(frozen=True)
@@ -555,6 +715,145 @@ def _available(balances: Iterable[Any]) -> int:
     return total
 
 
+def _serving_docks(checker: Checker, index: int | None) -> tuple[_Logistics, list[Dock]]:
+    """The active docks linked to Amazon's trade policy that are on a warehouse holding the
+    SKU (all such docks when the SKU has no balance row): the routes a carrier can take.
+    _Skip(blocked) when there is none: dock_linked already says so."""
+    assert checker.client is not None
+    seen = _logistics(checker, index)
+    holding = {balance.warehouseId for balance in seen.inventory.balance} & seen.reachable
+    warehouses: list[Warehouse] = checker._call(checker.client.list_warehouses)
+    on_holding = {
+        link.dockId
+        for warehouse in warehouses
+        if warehouse.id in holding
+        for link in warehouse.warehouseDocks
+    }
+    docks: list[Dock] = checker._call(checker.client.list_docks)
+    wanted = seen.docks & on_holding if seen.inventory.balance else seen.docks
+    serving = [dock for dock in docks if dock.id in wanted]
+    if not serving:
+        raise _Skip(
+            f"no active dock linked to trade policy {seen.trade_policy_id} serves "
+            f"SKU {seen.sku.Id}'s warehouses",
+            blocked=True,
+        )
+    return seen, serving
+
+
+def _shipping_policies(
+    checker: Checker, index: int | None
+) -> tuple[_Logistics, list[Dock], dict[str, ShippingPolicy | None]]:
+    assert checker.client is not None
+    seen, docks = _serving_docks(checker, index)
+    ids = sorted({table for dock in docks for table in dock.freightTableIds})
+    found = {table: checker._call(checker.client.get_shipping_policy, table) for table in ids}
+    return seen, docks, found
+
+
+def _check_shipping_policy_active(
+    checker: Checker, index: int | None, item: Item | None
+) -> _Observation:
+    seen, docks, policies = _shipping_policies(checker, index)
+    dock_ids = _listed(dock.id for dock in docks)
+    if not policies:
+        return _failed(
+            f"dock(s) {dock_ids} of trade policy {seen.trade_policy_id} serving SKU "
+            f"{seen.sku.Id} have no shipping policy linked"
+        )
+    active = sorted(pid for pid, policy in policies.items() if policy and policy.isActive)
+    if active:
+        return _passed(
+            f"active shipping policy(ies) {_listed(active)} on dock(s) {dock_ids} of trade "
+            f"policy {seen.trade_policy_id}"
+        )
+    states = ", ".join(
+        f"{pid} ({'inactive' if policy else 'not found'})" for pid, policy in policies.items()
+    )
+    return _failed(
+        f"the shipping policies of dock(s) {dock_ids} serving SKU {seen.sku.Id} for trade "
+        f"policy {seen.trade_policy_id} are not active: {states}"
+    )
+
+
+def _check_postal_code_covered(
+    checker: Checker, index: int | None, item: Item | None
+) -> _Observation:
+    """Reads the freight values of each active shipping policy on the serving docks for the
+    postal code: no covering row in any of them proves the coverage gap. Weight, size, value
+    and modal limits are not judged here (the API cannot say which one excluded a carrier)."""
+    assert checker.client is not None
+    context = checker.context
+    if context.postal_code is None:
+        raise _Skip("needs postal_code in the order context")
+    seen, _docks, policies = _shipping_policies(checker, index)
+    active = sorted(pid for pid, policy in policies.items() if policy and policy.isActive)
+    if not active:
+        raise _Skip("no active shipping policy serves the SKU", blocked=True)
+    for policy_id in active:
+        rows = checker._call(checker.client.get_freight_values, policy_id, context.postal_code)
+        covering = [row for row in rows if _covers(row, context.postal_code, context.country)]
+        if covering:
+            row = covering[0]
+            return _passed(
+                f"shipping policy {policy_id} has freight values for postal code "
+                f"{context.postal_code} (range {row.zipCodeStart}–{row.zipCodeEnd})"
+            )
+    return _failed(
+        f"none of the active shipping policies {_listed(active)} serving SKU {seen.sku.Id} for "
+        f"trade policy {seen.trade_policy_id} has freight values covering postal code "
+        f"{context.postal_code}"
+    )
+
+
+def _covers(row: Any, postal_code: str, country: str | None) -> bool:
+    """A freight row returned for the postal code covers it, unless its range plainly says
+    otherwise: the range is compared only when both ends and the code are digits of one length
+    (formats differ by country), and the country only when both are given."""
+    if country and row.country and row.country.upper() != country.upper():
+        return False
+    digits = re.sub(r"[^0-9]", "", postal_code)
+    start, end = (re.sub(r"[^0-9]", "", x or "") for x in (row.zipCodeStart, row.zipCodeEnd))
+    if digits and len(start) == len(end) == len(digits):
+        return start <= digits <= end
+    return True
+
+
+def _check_fba_logistics(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+    """Step 0 of the SLA tree for FBA orders: a dedicated dock on Amazon's trade policy with a
+    warehouse of unlimited inventory. The connector's own FBA settings (its Dock ID) are not
+    readable through any API: the rules keep that part suspected."""
+    context = checker.context
+    if not context.is_fba:
+        return _passed("not an FBA order (no _FBA or FBAOS suffix): step 0 does not apply")
+    assert checker.client is not None
+    trade_policy_id = checker._trade_policy_id()
+    reachable, docks = checker._reachable_warehouses(trade_policy_id)
+    if not docks:
+        return _failed(
+            f"FBA order: no active loading dock is linked to trade policy {trade_policy_id}, "
+            "so the dedicated FBA dock is not on it"
+        )
+    missing = []
+    for position in range(len(context.items)):
+        sku = checker._sku(position)
+        inventory = checker._call(checker.client.get_inventory, sku.Id)
+        if not any(
+            b.hasUnlimitedQuantity and b.warehouseId in reachable for b in inventory.balance
+        ):
+            missing.append(sku.Id)
+    if missing:
+        return _failed(
+            f"FBA order: no warehouse on the docks {_listed(docks)} of trade policy "
+            f"{trade_policy_id} has unlimited inventory for SKU {', '.join(missing)} (FBA needs "
+            "the dedicated warehouse with unlimited inventory)"
+        )
+    return _passed(
+        f"FBA order: a warehouse with unlimited inventory on dock(s) {_listed(docks)} of trade "
+        f"policy {trade_policy_id} holds every SKU"
+    )
+
+
 def _check_fulfillment_simulation(
     checker: Checker, index: int | None, item: Item | None
 ) -> _Observation:
@@ -586,13 +885,24 @@ def _check_fulfillment_simulation(
         if (found := simulation.item_for(position)) is None
         or (found.availability or "").lower() not in _DELIVERY_AVAILABILITY
     ]
+    # `availability` is printed, never relied on: VTEX's known issue says it can read
+    # "available" without stock. The reason fact stays for rulesets that read it.
     reason = "unavailable" if unavailable else "no_sla_for_postal_code"
-    skus = ", ".join(request[p][0] for p in without_sla)
+    skus = ", ".join(_described(simulation, request, p) for p in without_sla)
     return _failed(
         f"simulation for trade policy {trade_policy_id} and postal code "
         f"{context.postal_code}: no SLA for SKU {skus}",
         reason=reason,
     )
+
+
+def _described(simulation: Any, request: tuple[tuple[str, int], ...], position: int) -> str:
+    found = simulation.item_for(position)
+    if found is None:
+        return f"{request[position][0]} (not in the simulation's items)"
+    if found.availability:
+        return f"{request[position][0]} (availability: {found.availability})"
+    return request[position][0]
 
 
 _OBSERVERS: Mapping[str, Callable[[Checker, int | None, Item | None], _Observation]] = {
@@ -606,6 +916,11 @@ _OBSERVERS: Mapping[str, Callable[[Checker, int | None, Item | None], _Observati
     "dock_linked": _check_dock_linked,
     "inventory_available": _check_inventory_available,
     "fulfillment_simulation": _check_fulfillment_simulation,
+    "sku_indexed_in_trade_policy": _check_sku_indexed_in_trade_policy,
+    "sku_in_collection": _check_sku_in_collection,
+    "shipping_policy_active": _check_shipping_policy_active,
+    "postal_code_covered": _check_postal_code_covered,
+    "fba_logistics": _check_fba_logistics,
 }
 _LOCAL = frozenset({"sku_id_format"})
 _NEEDS_SKU = frozenset(
@@ -614,8 +929,13 @@ _NEEDS_SKU = frozenset(
         "sku_active",
         "product_active",
         "sku_in_trade_policy",
+        "sku_indexed_in_trade_policy",
+        "sku_in_collection",
         "dock_linked",
         "inventory_available",
+        "shipping_policy_active",
+        "postal_code_covered",
+        "fba_logistics",
         "fulfillment_simulation",
     }
 )
@@ -623,10 +943,23 @@ _NEEDS_TRADE_POLICY = frozenset(
     {
         "trade_policy_active",
         "sku_in_trade_policy",
+        "sku_indexed_in_trade_policy",
+        "sku_in_collection",
         "dock_linked",
         "inventory_available",
+        "shipping_policy_active",
+        "postal_code_covered",
+        "fba_logistics",
         "fulfillment_simulation",
     }
 )
-_NEEDS_PRODUCT_POLICIES = frozenset({"sku_in_trade_policy"})
-_NEEDS_LOGISTICS = frozenset({"dock_linked", "inventory_available"})
+_NEEDS_PRODUCT_POLICIES = frozenset({"sku_in_trade_policy", "sku_indexed_in_trade_policy"})
+_NEEDS_LOGISTICS = frozenset(
+    {
+        "dock_linked",
+        "inventory_available",
+        "shipping_policy_active",
+        "postal_code_covered",
+        "fba_logistics",
+    }
+)

@@ -35,7 +35,7 @@ from assistant.models import (
     Verdict,
     VerifyReport,
 )
-from assistant.rulesets import ITEM_ALIAS, RuleBook, load_rulebook
+from assistant.rulesets import ITEM_ALIAS, ORDER_PASSED_PREFIX, RuleBook, load_rulebook
 
 if TYPE_CHECKING:
     from assistant.vtex import VtexClient
@@ -53,6 +53,10 @@ def order_fact(
     checks: Sequence[CheckResult] = (),
 ) -> dict[str, Any]:
     links = [check for check in checks if check.name != _WITNESS]
+    passed: dict[str, bool] = {}
+    for check in checks:
+        key = f"{ORDER_PASSED_PREFIX}{check.name}"
+        passed[key] = passed.get(key, True) and check.outcome == "pass"
     return {
         "kind": "order",
         "error_code": classification.code,
@@ -63,6 +67,7 @@ def order_fact(
         "has_trade_policy": context.sales_channel is not None,
         "checks_failed": sum(check.outcome == "fail" for check in links),
         "checks_undecided": sum(check.undecided for check in links),
+        **passed,
     }
 
 
@@ -363,6 +368,10 @@ def judge(diagnosis: Diagnosis) -> tuple[Verdict, str]:
     if unchecked:
         # No cause found, but not everything could be looked at: never call that clean.
         return "undecided", f"checks that could not run: {', '.join(unchecked)}"
+    failed = sorted({c.name for c in diagnosis.checks if c.outcome == "fail"})
+    if failed and not diagnosis.findings:
+        # A failed check that no rule explains (a user's ruleset, say) is never "clean".
+        return "undecided", f"checks failed with no cause named: {', '.join(failed)}"
     owners = {f.owner for f in diagnosis.findings}
     if "amazon" in owners:
         return "clean", "the store side is clean: the fault is Amazon's (contact Amazon)"

@@ -95,6 +95,15 @@ def plan_activate_sku(client: VtexClient, sku_id: str) -> FixPlan:
 
 def plan_link_trade_policy(client: VtexClient, product_id: str, trade_policy_id: str) -> FixPlan:
     linked = {policy.StoreId for policy in client.get_product_sales_policies(product_id)}
+    if not linked:
+        # No trade policy ticked means every trade policy (Associate a SKU to a trade policy):
+        # a link would narrow the product to Amazon's and take it off every other store.
+        raise ValueError(
+            f"product {product_id} has no trade policy ticked, so it is already in every trade "
+            f"policy, {trade_policy_id} included; linking one would take it off all the others. "
+            "If the catalog does not show it in the trade policy, save the product again so it "
+            "is reindexed"
+        )
     if trade_policy_id in linked:
         return FixPlan(
             None, f"product {product_id} is already linked to trade policy {trade_policy_id}"

@@ -88,6 +88,8 @@ FACT_ATTRIBUTES: Mapping[str, frozenset[str]] = {
             "checks_undecided",
         }
     ),
+    # Besides these, the order fact has `passed_<check name>` for every check the error ran:
+    # true when each of its results (one per SKU) passed. See ORDER_PASSED_PREFIX.
     "item": frozenset({"kind", "index", "known", "sku_id_is_vtex_id", "quantity"}),
     "check": frozenset(
         {
@@ -97,7 +99,10 @@ FACT_ATTRIBUTES: Mapping[str, frozenset[str]] = {
             "outcome",
             "undecided",
             "by_ref_id",
+            "alternate_id",
+            "matched_by",
             "vtex_sku_id",
+            "collection",
             "exists",
             "negative",
             "shortfall",
@@ -107,6 +112,7 @@ FACT_ATTRIBUTES: Mapping[str, frozenset[str]] = {
     ),
 }
 FACT_KINDS = frozenset(FACT_ATTRIBUTES)
+ORDER_PASSED_PREFIX = "passed_"
 MAX_DEPTH = 16
 # The alias whose matched fact makes a finding per SKU.
 ITEM_ALIAS = "item"
@@ -596,6 +602,8 @@ class _Builder:
                 self._value(path, where, name, value, earlier)
 
     def _attribute(self, path: str, key: str, attribute: str, kind: str) -> None:
+        if kind == "order" and attribute.startswith(ORDER_PASSED_PREFIX):
+            return
         if attribute not in FACT_ATTRIBUTES[kind]:
             self.report.add(
                 path,

@@ -31,7 +31,9 @@ OUT = EXAMPLES / "recordings"
 def store_for(code: str) -> Store:
     """The store state behind each example: one broken link, true to the example's message."""
     stores = {
-        "sla_unavailable": Store(simulation="no_sla").add(Sku("1070")).add(Sku("2231")),
+        "sla_unavailable": Store(simulation="no_sla", covered=False)
+        .add(Sku("1070"))
+        .add(Sku("2231")),
         "sku_out_of_stock": Store(simulation="unavailable").add(
             Sku("1070", stock={AMAZON_WAREHOUSE: (2, 0)})
         ),

@@ -19,15 +19,20 @@ def findings(diagnoser: Diagnoser, **answers: bool) -> list[tuple[str, str]]:
     return [(f.code, f.status) for f in diagnosis.findings]
 
 
+# "Out of sales channel": not ticked, outside the collection, or not reindexed yet.
+OUT_OF_SALES_CHANNEL = [
+    ("sku_not_in_trade_policy", "suspected"),
+    ("sku_not_in_collection", "suspected"),
+    ("catalog_index_stale", "suspected"),
+]
+
+
 def test_without_answers_both_causes_are_suspected(diagnoser: Diagnoser) -> None:
-    assert findings(diagnoser) == [
-        ("sku_inactive", "suspected"),
-        ("sku_not_in_trade_policy", "suspected"),
-    ]
+    assert findings(diagnoser) == [("sku_inactive", "suspected"), *OUT_OF_SALES_CHANNEL]
 
 
 def test_the_sku_is_active_rules_the_inactive_sku_out(diagnoser: Diagnoser) -> None:
-    assert findings(diagnoser, sku_active=True) == [("sku_not_in_trade_policy", "suspected")]
+    assert findings(diagnoser, sku_active=True) == OUT_OF_SALES_CHANNEL
 
 
 def test_the_sku_is_inactive_confirms_it_by_the_operator(diagnoser: Diagnoser) -> None:
@@ -39,4 +44,7 @@ def test_the_sku_is_inactive_confirms_it_by_the_operator(diagnoser: Diagnoser) -
 
 def test_an_answer_for_another_sku_changes_nothing(diagnoser: Diagnoser) -> None:
     diagnosis = diagnoser.diagnose(INACTIVE_OR_OUT, answers={("sku_active", "9999"): True})
-    assert [f.code for f in diagnosis.findings] == ["sku_inactive", "sku_not_in_trade_policy"]
+    assert [(f.code, f.status) for f in diagnosis.findings] == [
+        ("sku_inactive", "suspected"),
+        *OUT_OF_SALES_CHANNEL,
+    ]

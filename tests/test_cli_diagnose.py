@@ -43,6 +43,9 @@ FINDING_CODES = Literal[
     "stock_not_reachable",
     "dock_not_in_trade_policy",
     "postal_code_not_covered",
+    "catalog_index_stale",
+    "sku_not_in_collection",
+    "shipping_policy_inactive",
     "binding_missing_trade_policy",
     "price_rule_missing",
     "marketplace_data_incomplete",
@@ -107,22 +110,26 @@ def test_every_example_gives_one_contract_json_document(path: Path, run_cli: Run
     assert result.stderr == ""
 
 
-def test_sla_error_lists_the_five_causes_of_the_sla_article(run_cli: RunCli) -> None:
+def test_sla_error_lists_the_causes_of_the_sla_article(run_cli: RunCli) -> None:
     result = run_cli("diagnose", str(EXAMPLES / "sla_unavailable.json"), "--json")
     findings = json.loads(result.stdout)["findings"]
     assert {f["code"] for f in findings} == {
+        # the SLA article's five causes...
         "insufficient_stock",
         "sku_not_in_trade_policy",
         "postal_code_not_covered",
         "dock_not_in_trade_policy",
         "sku_inactive",
+        # ...the collection half of "Item not in collection or sales channel", the known
+        # issue of a stale index, and the logistics checklist's inactive shipping policy
+        "sku_not_in_collection",
+        "catalog_index_stale",
+        "shipping_policy_inactive",
     }
     assert {f["status"] for f in findings} == {"suspected"}
-    # Per-SKU causes come once per SKU of the two-item order; order-level ones once.
-    per_sku = [f for f in findings if f["code"] == "insufficient_stock"]
-    assert sorted(f["sku_id"] for f in per_sku) == ["1070", "2231"]
-    order_level = [f for f in findings if f["code"] == "postal_code_not_covered"]
-    assert [f["sku_id"] for f in order_level] == [None]
+    # Every cause is per SKU of the two-item order: each SKU has its own route.
+    for code in {f["code"] for f in findings}:
+        assert sorted(f["sku_id"] for f in findings if f["code"] == code) == ["1070", "2231"]
 
 
 def test_inactive_sku_message_is_a_reported_finding_per_sku(run_cli: RunCli) -> None:
@@ -189,8 +196,13 @@ def test_catalog_unauthorized_puts_seller_and_sales_channel_in_params(run_cli: R
 def test_offline_checks_that_need_the_api_are_skipped_with_the_reason(run_cli: RunCli) -> None:
     result = run_cli("diagnose", str(EXAMPLES / "sku_out_of_stock.json"), "--json")
     checks = json.loads(result.stdout)["checks"]
-    assert checks
-    assert all(c["outcome"] == "skipped" and "VTEX API" in c["detail"] for c in checks)
+    # Whether FBA's step 0 applies is read from the order id, without the API.
+    (fba,) = [c for c in checks if c["name"] == "fba_logistics"]
+    assert fba["outcome"] == "pass"
+    assert "not an FBA order" in fba["detail"]
+    others = [c for c in checks if c["name"] != "fba_logistics"]
+    assert others
+    assert all(c["outcome"] == "skipped" and "VTEX API" in c["detail"] for c in others)
 
 
 def test_order_without_items_still_gets_order_level_findings(run_cli: RunCli) -> None:

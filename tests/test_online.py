@@ -192,15 +192,38 @@ CASES: dict[str, Case] = {
     ),
     "postal_code_not_covered": Case(
         "No available sla to deliver this order",
-        _store(simulation="no_sla"),
-        [("postal_code_not_covered", None, "confirmed")],
+        _store(simulation="no_sla", covered=False),
+        [("postal_code_not_covered", "1070", "confirmed")],
         1,
     ),
+    # Every readable link passes: VTEX support's case, but a carrier limit the API cannot show
+    # stays a candidate for the operator, so verify cannot call the store side clean.
     "no_sla_unexplained": Case(
         "No available sla to deliver this order",
         _store(simulation="unavailable"),
-        [("no_sla_unexplained", None, "confirmed")],
-        0,
+        [
+            ("postal_code_not_covered", None, "suspected"),
+            ("no_sla_unexplained", None, "confirmed"),
+        ],
+        3,
+    ),
+    "shipping_policy_inactive": Case(
+        "No available sla to deliver this order",
+        _store(shipping_policies={"sp-amazon": False}, simulation="no_sla"),
+        [("shipping_policy_inactive", "1070", "confirmed")],
+        1,
+    ),
+    "catalog_index_stale": Case(
+        "SKU without trade policy",
+        _store(sku=Sku("1070", trade_policies=[], indexed=["1"])),
+        [("catalog_index_stale", "1070", "confirmed")],
+        1,
+    ),
+    "sku_not_in_collection": Case(
+        "SKU without trade policy",
+        _store(collection="12", collection_products=["95555"]),
+        [("sku_not_in_collection", "1070", "confirmed")],
+        1,
     ),
     "binding_missing_trade_policy": Case(
         UNAUTHORIZED, _store(), [("binding_missing_trade_policy", None, "suspected")], 3

@@ -237,7 +237,7 @@ def _online_run(server: VtexServer, path: Path, *args: str) -> Result:
 def test_online_each_distinct_lookup_is_made_once_and_concurrency_is_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Store(simulation="no_sla")
+    store = Store(simulation="no_sla", covered=False)
     for sku in range(10):
         store.add(Sku(str(2000 + sku), active=sku % 2 == 0))
     rows = [
@@ -254,8 +254,9 @@ def test_online_each_distinct_lookup_is_made_once_and_concurrency_is_bounded(
         ]
     assert len(targets) == len(set(targets))  # the floor: every distinct lookup once
     # 10 SKUs x (SKU, product policies, inventory) + affiliate, trade policy, docks,
-    # warehouses + one simulation per distinct SKU.
-    assert len(targets) == 10 * 3 + 4 + 10
+    # warehouses + one simulation per distinct SKU + the dock's shipping policy and its freight
+    # values for the one postal code (shared by every SKU).
+    assert len(targets) == 10 * 3 + 4 + 10 + 2
     assert 1 < _InFlight.peak <= 4
     summary = json.loads(result.stdout)["summary"]
     assert summary["orders"] == 60

@@ -623,6 +623,10 @@ def test_reads_send_only_gets_and_the_simulation_post(
 EVERY_CALL: dict[str, Callable[[VtexClient], object]] = {
     "get_sku": lambda c: c.get_sku("1"),
     "get_sku_id_by_ref_id": lambda c: c.get_sku_id_by_ref_id("R1"),
+    "get_sku_by_ean": lambda c: c.get_sku_by_ean("7891234567895"),
+    "get_shipping_policy": lambda c: c.get_shipping_policy("sp-1"),
+    "get_freight_values": lambda c: c.get_freight_values("sp-1", "01000-001"),
+    "get_collection_product_ids": lambda c: c.get_collection_product_ids("12"),
     "get_sku_record": lambda c: c.get_sku_record("1"),
     "get_product_sales_policies": lambda c: c.get_product_sales_policies("1"),
     "get_trade_policy": lambda c: c.get_trade_policy("1"),

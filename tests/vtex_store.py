@@ -49,6 +49,12 @@ AMAZON_DOCK = "dock-amazon"
 SITE_DOCK = "dock-site"
 AMAZON_WAREHOUSE = "wh-amazon"
 SITE_WAREHOUSE = "wh-site"
+AMAZON_SHIPPING_POLICY = "sp-amazon"
+POSTAL_CODE = "01310-100"
+# The postal codes of the examples and tests; the freight routes are rendered for each.
+POSTAL_CODES = (POSTAL_CODE, "22041-001")
+# Every trade policy of the store: what the index lists for a product with none ticked.
+ALL_TRADE_POLICIES = ("1", TRADE_POLICY)
 
 
 def fixture(name: str) -> Any:
@@ -72,6 +78,12 @@ class Sku:
     # The flat record as last written by a PUT (the whole body, as VTEX keeps it); None until
     # then, when it is rendered from the spec example with this SKU's ids and flags.
     record: dict[str, Any] | None = None
+    # The catalog's index (the SKU context's SalesChannels). None: up to date, i.e. the ticked
+    # trade policies, or every trade policy when none is ticked. A list: a stale index.
+    indexed: list[str] | None = None
+    ean: str | None = None
+    # The SKU's stock is unlimited in every warehouse (the FBA setup).
+    unlimited: bool = False
 
     @property
     def product_id(self) -> str:
@@ -88,6 +100,17 @@ class Store:
     # "sla": every item has an SLA; "no_sla": sellable but no carrier reaches the postal code;
     # "unavailable": the simulation calls the item unavailable and returns no SLA.
     simulation: str = "sla"
+    # The collection (ProductClusterId) Amazon's trade policy takes its products from, and the
+    # product ids in it; None: the products' own ticked trade policies decide.
+    collection: str | None = None
+    collection_products: list[str] = field(default_factory=list)
+    # The shipping policies on the Amazon dock: id -> active.
+    shipping_policies: dict[str, bool] = field(
+        default_factory=lambda: {AMAZON_SHIPPING_POLICY: True}
+    )
+    # Whether their freight values cover the postal codes below (rendered for each of them).
+    covered: bool = True
+    postal_codes: tuple[str, ...] = POSTAL_CODES
 
     def add(self, sku: Sku) -> Store:
         self.skus[sku.sku_id] = sku
@@ -113,14 +136,36 @@ class Store:
             routes[f"GET /api/logistics/pvt/inventory/skus/{_q(sku.sku_id)}"] = {
                 "body": self._inventory(sku)
             }
+            if sku.ean:
+                routes[f"GET /api/catalog_system/pvt/sku/stockkeepingunitbyean/{_q(sku.ean)}"] = {
+                    "body": self._sku_context(sku)
+                }
             if sku.ref_id:
                 routes[
                     f"GET /api/catalog_system/pvt/sku/stockkeepingunitidbyrefid/{_q(sku.ref_id)}"
                 ] = {"body": sku.sku_id}
         if self.trade_policy_exists:
             policy = fixture("trade_policy")
-            policy.update(Id=int(TRADE_POLICY), Name="Amazon", IsActive=self.trade_policy_active)
+            policy.update(
+                Id=int(TRADE_POLICY),
+                Name="Amazon",
+                IsActive=self.trade_policy_active,
+                ProductClusterId=None if self.collection is None else int(self.collection),
+            )
             routes[f"GET /api/catalog_system/pub/saleschannel/{TRADE_POLICY}"] = {"body": policy}
+        if self.collection is not None:
+            routes[f"GET /api/catalog/pvt/collection/{self.collection}/products"] = {
+                "body": self._collection()
+            }
+        for policy_id, active in self.shipping_policies.items():
+            shipping = fixture("shipping_policy")
+            shipping.update(id=policy_id, name=policy_id, isActive=active)
+            routes[f"GET /api/logistics/pvt/shipping-policies/{_q(policy_id)}"] = {"body": shipping}
+            for postal_code in self.postal_codes:
+                routes[
+                    f"GET /api/logistics/pvt/configuration/freights/{_q(policy_id)}/"
+                    f"{_q(postal_code)}/values"
+                ] = {"body": self._freight_values()}
         affiliate = fixture("affiliate")
         affiliate.update(id=AFFILIATE, name="Amazon", salesChannel=TRADE_POLICY)
         routes[f"GET /api/fulfillment/pvt/affiliates/{AFFILIATE}"] = {"body": affiliate}
@@ -196,7 +241,7 @@ class Store:
             ProductId=int(sku.product_id),
             IsActive=sku.active,
             IsProductActive=sku.product_active,
-            SalesChannels=[int(p) for p in sku.trade_policies],
+            SalesChannels=[int(p) for p in self._indexed(sku)],
         )
         images = body.get("Images") or []
         body["Images"] = [
@@ -209,6 +254,30 @@ class Store:
             seller.update(StockKeepingUnitId=int(sku.sku_id), SellerStockKeepingUnitId=sku.sku_id)
         return body  # type: ignore[no-any-return]
 
+    @staticmethod
+    def _indexed(sku: Sku) -> list[str]:
+        if sku.indexed is not None:
+            return sku.indexed
+        return list(sku.trade_policies) or list(ALL_TRADE_POLICIES)
+
+    def _collection(self) -> dict[str, Any]:
+        template = fixture("collection_products")
+        row = template["Data"][0]
+        data = [
+            {**row, "ProductId": int(product), "SkuId": None, "Position": n}
+            for n, product in enumerate(self.collection_products, 1)
+        ]
+        template.update(Page=1, Size=len(data), TotalRows=len(data), TotalPage=1, Data=data)
+        return template  # type: ignore[no-any-return]
+
+    def _freight_values(self) -> list[dict[str, Any]]:
+        if not self.covered:
+            return []
+        row = fixture("freight_values")[0]
+        # One national range: every postal code this store renders falls inside it.
+        row.update(zipCodeStart="00000000", zipCodeEnd="99999999")
+        return [row]
+
     def _inventory(self, sku: Sku) -> dict[str, Any]:
         template = fixture("inventory_by_sku")
         row = template["balance"][0]
@@ -220,7 +289,7 @@ class Store:
                 warehouseName=warehouse,
                 totalQuantity=total,
                 reservedQuantity=reserved,
-                hasUnlimitedQuantity=False,
+                hasUnlimitedQuantity=sku.unlimited,
             )
             balance.append(entry)
         return {"skuId": sku.sku_id, "balance": balance}
@@ -233,8 +302,15 @@ class Store:
             name="Amazon dock",
             salesChannels=self.amazon_dock_policies,
             isActive=self.amazon_dock_active,
+            freightTableIds=list(self.shipping_policies),
         )
-        site.update(id=SITE_DOCK, name="Site dock", salesChannels=["1"], isActive=True)
+        site.update(
+            id=SITE_DOCK,
+            name="Site dock",
+            salesChannels=["1"],
+            isActive=True,
+            freightTableIds=list(self.shipping_policies),
+        )
         return [amazon, site]
 
     def _warehouses(self) -> list[dict[str, Any]]:

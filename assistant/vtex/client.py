@@ -56,8 +56,11 @@ from assistant import __version__
 from assistant.errors import VtexApiError, VtexConfigError, VtexPermissionError
 from assistant.vtex.models import (
     Affiliate,
+    CollectionPage,
     Dock,
+    FreightValue,
     ProductSalesPolicy,
+    ShippingPolicy,
     Simulation,
     SimulationItem,
     SkuContext,
@@ -281,6 +284,13 @@ _LOGISTICS_SETUP = _Endpoint(
     "Logistics > Logistics access > Logistics viewer (or Logistics full access)"
 )
 _SIMULATION = _Endpoint(None)
+# A shipping policy a dock names may have been deleted: its 404 is an answer (no such carrier).
+_SHIPPING_POLICY = _Endpoint(
+    "Logistics > Logistics access > Logistics viewer (or Logistics full access, "
+    "Logistics shipping full access)",
+    missing_is_fact=True,
+)
+_COLLECTION = _Endpoint("Catalog > Collection > Read Collections")
 # Writes. The SKU PUT needs the same resource as the SKU reads (Catalog spec, "Update SKU");
 # the salespolicy POST needs Edit Product (Catalog spec, "Associate product with sales channel").
 _SKU_UPDATE = _Endpoint("Catalog > Content > SKUs")
@@ -308,6 +318,13 @@ _INVENTORY_MODEL = TypeAdapter(SkuInventory)
 _DOCKS = TypeAdapter(list[Dock])
 _WAREHOUSES = TypeAdapter(list[Warehouse])
 _SIMULATION_MODEL = TypeAdapter(Simulation)
+_SHIPPING_POLICY_MODEL = TypeAdapter(ShippingPolicy)
+_FREIGHT_VALUES = TypeAdapter(list[FreightValue])
+_COLLECTION_PAGE = TypeAdapter(CollectionPage)
+# A collection is read whole (it is cached for the run); past this many pages the lookup fails
+# rather than reading a catalog-sized collection one page at a time.
+_COLLECTION_PAGE_SIZE = 50
+_MAX_COLLECTION_PAGES = 200
 
 _NOT_CACHED = object()
 _MAX_CACHED_SIMULATIONS = 4096
@@ -427,6 +444,12 @@ class VtexClient:
             return None
         return self._parse(_SKU_ID, body, "GET", path)
 
+    def get_sku_by_ean(self, ean: str) -> SkuContext | None:
+        """The SKU whose EAN (bar code) is `ean`, with its context; None if none has it."""
+        path = f"/api/catalog_system/pvt/sku/stockkeepingunitbyean/{_segment(ean)}"
+        body = self._get(path, _SKUS)
+        return None if body is None else self._parse(_SKU_CONTEXT, body, "GET", path)
+
     def get_product_sales_policies(self, product_id: str | int) -> list[ProductSalesPolicy]:
         """The trade policies the product is associated with (`StoreId`)."""
         path = f"/api/catalog/pvt/product/{_segment(product_id)}/salespolicy"
@@ -457,6 +480,39 @@ class VtexClient:
     def list_warehouses(self) -> list[Warehouse]:
         path = "/api/logistics/pvt/configuration/warehouses"
         return self._parse(_WAREHOUSES, self._get(path, _LOGISTICS_SETUP), "GET", path)
+
+    def get_shipping_policy(self, shipping_policy_id: str | int) -> ShippingPolicy | None:
+        """The shipping policy (carrier) a dock's `freightTableIds` names; None if deleted."""
+        path = f"/api/logistics/pvt/shipping-policies/{_segment(shipping_policy_id)}"
+        body = self._get(path, _SHIPPING_POLICY)
+        return None if body is None else self._parse(_SHIPPING_POLICY_MODEL, body, "GET", path)
+
+    def get_freight_values(self, carrier_id: str | int, postal_code: str) -> list[FreightValue]:
+        """The carrier's freight rows covering `postal_code` (an empty list: none covers it)."""
+        carrier, postal = _segment(carrier_id), _segment(postal_code)
+        path = f"/api/logistics/pvt/configuration/freights/{carrier}/{postal}/values"
+        return self._parse(_FREIGHT_VALUES, self._get(path, _LOGISTICS_SETUP), "GET", path)
+
+    def get_collection_product_ids(self, collection_id: str | int) -> frozenset[str]:
+        """Every product id in the collection, read page by page (each page once per run)."""
+        collection = _segment(collection_id)
+        found: set[str] = set()
+        page = 1
+        while True:
+            query = urlencode({"page": page, "pageSize": _COLLECTION_PAGE_SIZE})
+            path = f"/api/catalog/pvt/collection/{collection}/products?{query}"
+            body = self._parse(_COLLECTION_PAGE, self._get(path, _COLLECTION), "GET", path)
+            found.update(product.ProductId for product in body.Data)
+            if page >= body.TotalPage or not body.Data:
+                return frozenset(found)
+            if page >= _MAX_COLLECTION_PAGES:
+                raise VtexApiError(
+                    "GET",
+                    self.redact(path),
+                    f"collection {collection_id} has more than "
+                    f"{_MAX_COLLECTION_PAGES * _COLLECTION_PAGE_SIZE} products: not read",
+                )
+            page += 1
 
     def simulate(
         self,

@@ -115,6 +115,24 @@ class TradePolicy(VtexModel):
     Position: int | None = None
     # The access condition of a restricted trade policy.
     ConditionRule: str | None = None
+    # Set when the trade policy takes its assortment from a collection ("product cluster")
+    # instead of the trade policies ticked on each product.
+    ProductClusterId: VtexId | None = None
+
+
+class CollectionProduct(VtexModel):
+    ProductId: VtexId
+    SkuId: VtexId | None = None
+
+
+class CollectionPage(VtexModel):
+    """One page of `GET /api/catalog/pvt/collection/{collectionId}/products`."""
+
+    Page: int = 1
+    TotalPage: int = 1
+    Data: Annotated[list[CollectionProduct], BeforeValidator(_none_as_empty_list)] = Field(
+        default_factory=list
+    )
 
 
 # ---- Marketplace (affiliates) ----------------------------------------------------------------
@@ -192,6 +210,29 @@ class Warehouse(VtexModel):
         default_factory=list
     )
     pickupPointIds: IdList = Field(default_factory=list)
+
+
+class ShippingPolicy(VtexModel):
+    """`GET /api/logistics/pvt/shipping-policies/{id}`: the carrier a dock's `freightTableIds`
+    names. Only `isActive` decides anything; the limits are shown as evidence, since the API
+    cannot say which of them excluded a carrier."""
+
+    id: VtexId
+    name: str | None = None
+    isActive: bool
+    deliveryChannel: str | None = None
+    modalSettings: dict[str, Any] | None = None
+
+
+class FreightValue(VtexModel):
+    """One row of `GET /api/logistics/pvt/configuration/freights/{carrierId}/{postalCode}/values`:
+    a postal-code range (and weight range) the carrier delivers to."""
+
+    zipCodeStart: str | None = None
+    zipCodeEnd: str | None = None
+    weightStart: float | None = None
+    weightEnd: float | None = None
+    country: str | None = None
 
 
 # ---- Checkout: fulfillment simulation --------------------------------------------------------
