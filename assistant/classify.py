@@ -33,6 +33,8 @@ _QUOTES = "`\"'"
 class Classification:
     code: str
     params: dict[str, str] = field(default_factory=dict)
+    # The causes the wording names ("Negative inventory"): listed first, never confirmed by it.
+    named: tuple[str, ...] = ()
 
 
 def normalise(message: str) -> str:
@@ -52,9 +54,10 @@ def normalise(message: str) -> str:
 def classify(message: str, rulebook: RuleBook) -> Classification:
     text = normalise(message)
     for error in rulebook.errors.values():
-        for pattern in error.patterns:
+        for index, pattern in enumerate(error.patterns):
             match = pattern.fullmatch(text)
             if match:
                 params = {k: v for k, v in match.groupdict().items() if v is not None}
-                return Classification(error.code, params)
+                named = error.named_causes[index] if index < len(error.named_causes) else ()
+                return Classification(error.code, params, named)
     return Classification(UNRECOGNIZED)

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from assistant.vtex import VtexClient
 
 _STATUS_STRENGTH = {"confirmed": 3, "reported": 2, "suspected": 1}
+NAMED_EVIDENCE = "The error message names this cause (the checks decide whether it is the one)"
 _CACHE_SIZE = 4096
 # The simulation is the final witness of the SLA tree: rules compare it with the other checks.
 _WITNESS = "fulfillment_simulation"
@@ -222,7 +223,7 @@ class Diagnoser:
                 message=context.error_message,
                 params=classification.params,
             ),
-            findings=self._findings(hits, context, evidence),
+            findings=self._findings(hits, context, evidence, classification.named),
             checks=[
                 Check.model_construct(
                     name=c.name, sku_id=c.sku_id, outcome=c.outcome, detail=c.detail
@@ -233,9 +234,13 @@ class Diagnoser:
         )
 
     def _findings(
-        self, hits: list[Hit], context: OrderContext, evidence: _Evidence
+        self,
+        hits: list[Hit],
+        context: OrderContext,
+        evidence: _Evidence,
+        named: Sequence[str] = (),
     ) -> list[Finding]:
-        merged: dict[tuple[str, str | None], tuple[tuple[int, int, str], Finding]] = {}
+        merged: dict[tuple[str, str | None], tuple[tuple[int, int, int, str], Finding]] = {}
         for hit in hits:
             rule = self.rulebook.rules[hit.rule]
             index = hit.item_index if hit.item_index not in (None, -1) else None
@@ -254,13 +259,23 @@ class Diagnoser:
                 evidence=[evidence.render(rule.evidence, index)],
             )
             key = (finding.code, finding.sku_id)
-            order = (rule.pri, -1 if index is None else index, rule.name)
+            # A cause the message itself names comes first, in the order it names them.
+            first = named.index(spec.code) if spec.code in named else len(named)
+            order = (first, rule.pri, -1 if index is None else index, rule.name)
             if key in merged:
                 order_before, before = merged[key]
                 finding = _merge(before, finding)
                 order = min(order, order_before)
             merged[key] = (order, finding)
-        return [finding for _, finding in sorted(merged.values(), key=lambda pair: pair[0])]
+        ordered = [finding for _, finding in sorted(merged.values(), key=lambda pair: pair[0])]
+        if not named:
+            return ordered
+        return [
+            finding.model_copy(update={"evidence": [NAMED_EVIDENCE, *finding.evidence]})
+            if finding.code in named and finding.status != "confirmed"
+            else finding
+            for finding in ordered
+        ]
 
 
 def _names_in(node: Any) -> set[str]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.checks import is_vtex_sku_id
-from assistant.diagnose import judge
+from assistant.diagnose import NAMED_EVIDENCE, judge
 from assistant.models import MAX_ITEMS, Diagnosis, Item, OrderContext, Verdict
 
 if TYPE_CHECKING:
@@ -212,7 +212,9 @@ def _stand_in_sku(kind: int, position: int) -> str:
 
 def _template(diagnosis: Diagnosis, items: list[Item]) -> Template | None:
     for finding in diagnosis.findings:
-        if len(finding.evidence) > 1 and any(_holds_stand_in(e) for e in finding.evidence):
+        # The line saying the message names the cause holds no id: it cannot merge with others.
+        lines = [e for e in finding.evidence if e != NAMED_EVIDENCE]
+        if len(lines) > 1 and any(_holds_stand_in(e) for e in lines):
             # Merged findings keep distinct evidence lines; lines that differ by their
             # stand-ins may be equal once the real ids are in: diagnose such orders one by one.
             return None

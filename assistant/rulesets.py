@@ -153,6 +153,9 @@ class ErrorSpec:
     help: str | None = None
     admin_path: str | None = None
     summary: str | None = None
+    # Per pattern (same order): the finding codes a wording names, to list first among the
+    # candidates. Naming a cause never confirms it: only the checks do.
+    named_causes: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,7 @@ class _Builder:
         # finding defined in the built-in catalogue and vice versa.
         self._rule_findings: list[tuple[str, str, str]] = []
         self._error_checks: list[tuple[str, str, str]] = []
+        self._named_causes: list[tuple[str, str, str]] = []  # (path, key, finding code)
         self._error_codes: list[tuple[str, str, Any]] = []
 
     # ---- files -----------------------------------------------------------------------------
@@ -380,7 +384,7 @@ class _Builder:
             return
         title = _text(self.report, path, "error.title", spec.get("title"))
         params = _text_list(self.report, path, "error.params", spec.get("params"))
-        patterns = self._patterns(path, spec.get("patterns"), code, set(params))
+        patterns, named_causes = self._patterns(path, spec.get("patterns"), code, set(params))
         names = _text_list(self.report, path, "error.checks", spec.get("checks"))
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -396,6 +400,7 @@ class _Builder:
             code=code,
             title=title,
             patterns=patterns,
+            named_causes=named_causes,
             params=params,
             checks=tuple(name for p, c, name in self._error_checks if c == code),
             next_steps=next_steps,
@@ -409,21 +414,28 @@ class _Builder:
 
     def _patterns(
         self, path: str, value: Any, code: str, params: set[str]
-    ) -> tuple[re.Pattern[str], ...]:
+    ) -> tuple[tuple[re.Pattern[str], ...], tuple[tuple[str, ...], ...]]:
+        """Each entry is a pattern, or `{pattern: ..., names: [finding codes]}` for a wording
+        that names its cause (the SLA and out-of-stock articles' per-cause labels)."""
         if code == UNRECOGNIZED:
             if value:
                 self.report.add(
                     path, "error.patterns", "the unrecognized fallback takes no patterns"
                 )
-            return ()
-        texts = _text_list(self.report, path, "error.patterns", value)
-        if not texts:
-            if not value:  # a bad entry was reported by _text_list already
-                self.report.add(path, "error.patterns", "needs at least one pattern")
-            return ()
+            return (), ()
+        if value is None or (isinstance(value, list) and not value):
+            self.report.add(path, "error.patterns", "needs at least one pattern")
+            return (), ()
+        if not isinstance(value, list):
+            self.report.add(path, "error.patterns", "must be a list of patterns")
+            return (), ()
         compiled = []
-        for index, text in enumerate(texts):
+        named: list[tuple[str, ...]] = []
+        for index, entry in enumerate(value):
             key = f"error.patterns[{index}]"
+            text, names = self._pattern_entry(path, key, entry)
+            if text is None:
+                continue
             try:
                 pattern = re.compile(text, re.IGNORECASE)
             except re.error as exc:
@@ -438,7 +450,21 @@ class _Builder:
                 )
                 continue
             compiled.append(pattern)
-        return tuple(compiled)
+            named.append(names)
+        return tuple(compiled), tuple(named)
+
+    def _pattern_entry(self, path: str, key: str, entry: Any) -> tuple[str | None, tuple[str, ...]]:
+        if isinstance(entry, str) or not isinstance(entry, dict):
+            return _text(self.report, path, key, entry), ()
+        for unknown in sorted(set(entry) - {"pattern", "names"}, key=str):
+            self.report.add(
+                path, f"{key}.{unknown}", "unknown key (a pattern takes: pattern, names)"
+            )
+        text = _text(self.report, path, f"{key}.pattern", entry.get("pattern"))
+        names = _text_list(self.report, path, f"{key}.names", entry.get("names"))
+        for position, name in enumerate(names):
+            self._named_causes.append((path, f"{key}.names[{position}]", name))
+        return text, names
 
     def _rules(self, path: str, section: Any) -> None:
         for name, key, spec in self._entries(path, "rules", section, self.rules, "rule name"):
@@ -636,6 +662,9 @@ class _Builder:
         for path, key, code in self._error_codes:
             if code not in self.errors:
                 self.report.add(path, key, f"unknown error code {code!r}")
+        for path, key, finding in self._named_causes:
+            if finding not in self.findings:
+                self.report.add(path, key, f"unknown finding code {finding!r}")
         for path, code, check in self._error_checks:
             if check not in self.checks:
                 self.report.add(path, "error.checks", f"unknown check {check!r} (error {code})")

@@ -9,6 +9,7 @@ import yaml
 
 from assistant.classify import classify, normalise
 from assistant.diagnose import Diagnoser
+from assistant.models import OrderContext
 from assistant.rulesets import UNRECOGNIZED
 from tests.conftest import DATA
 
@@ -78,6 +79,25 @@ def test_each_wording_matches_exactly_one_error_type(
     assert matching == [entry["code"]]
 
 
+@pytest.mark.parametrize("entry", [e for e in WORDINGS if e.get("names")], ids=_id)
+def test_a_wording_that_names_its_cause_lists_it_first_without_confirming_it(
+    entry: dict[str, Any], diagnoser: Diagnoser
+) -> None:
+    context = OrderContext.model_validate(
+        {"order_id": "702-1", "error_message": entry["text"], "items": [{"sku_id": "1070"}]}
+    )
+    diagnosis = diagnoser.diagnose(context)
+    named = entry["names"]
+    leading = [f.code for f in diagnosis.findings[: len(named)]]
+    assert leading == named
+    for finding in diagnosis.findings[: len(named)]:
+        assert finding.status != "confirmed"  # offline: nothing was checked
+        assert "names this cause" in finding.evidence[0]
+    assert all(
+        "names this cause" not in " ".join(f.evidence) for f in diagnosis.findings[len(named) :]
+    )
+
+
 UNRELATED = [
     "",
     "Order integrated successfully",
@@ -88,7 +108,6 @@ UNRELATED = [
     "Inactive SKU or out of stock maybe? Not sure",
     "No available sla",
     "Order with SKU out of stock and also a late shipment",
-    "Unauthorized access from seller mystore to sales channel 3",
     "AuthToken is not valid for SellerId and AWSAccountId",
     "Error:",
 ]

@@ -76,6 +76,28 @@ error:
         "error.patterns[0]",
         "does not compile",
     ),
+    "named-cause-unknown": (
+        """
+error:
+  code: named_cause
+  title: named
+  patterns: [{pattern: 'named cause', names: [nope]}]
+  next_steps: [x]
+""",
+        "error.patterns[0].names[0]",
+        "unknown finding code 'nope'",
+    ),
+    "named-cause-unknown-key": (
+        """
+error:
+  code: named_key
+  title: named
+  patterns: [{pattern: 'named key', cause: [sku_inactive]}]
+  next_steps: [x]
+""",
+        "error.patterns[0].cause",
+        "unknown key",
+    ),
     "unknown-finding": (
         GOOD_RULE.format(name="r_unknown").replace("finding: sku_inactive", "finding: nope"),
         "rules.r_unknown.finding",
