@@ -7,7 +7,9 @@ A playbook is one remediation: an ordered list of steps, each of one kind:
     check      an automated check from rulesets/catalog.yaml (`check`); offline its yes/no
                `question` is asked instead ("yes" means the check passes); branches with
                `on_pass` / `on_fail`
-    ask        a question with `choices`; each choice may branch with its own `next`
+    ask        a question with `choices`; each choice may branch with its own `next`; a
+               `default` choice is taken by `--yes` only when `safe_default: true` says that
+               choosing it without the operator is harmless
     action     one of the two API writes (`action`), with the `admin_steps` that do the same
                by hand (shown in a dry run)
     verify     like check, after a fix
@@ -96,6 +98,8 @@ class Step(_Frozen):
     on_pass: str | None = None  # check/verify: branch target when it passes
     on_fail: str | None = None  # check/verify: branch target when it fails
     choices: tuple[Choice, ...] = ()  # ask: >= 2 choices, unique values
+    default: str | None = None  # ask: the choice value a runbook would normally take
+    safe_default: StrictBool = False  # ask: --yes may take `default` without asking anyone
     action: ActionName | None = None  # action: which write
     admin_steps: tuple[str, ...] = ()  # action (and instruct): the manual Admin steps
     to: EscalateTo | None = None  # escalate: who the case draft is for
@@ -122,7 +126,7 @@ _KIND_FIELDS: Mapping[str, frozenset[str]] = {
     "instruct": frozenset({"next", "admin_steps", "confirm"}),
     "check": frozenset({"check", "question", "on_pass", "on_fail"}),
     "verify": frozenset({"check", "question", "on_pass", "on_fail"}),
-    "ask": frozenset({"choices"}),
+    "ask": frozenset({"choices", "default", "safe_default"}),
     "action": frozenset({"next", "action", "admin_steps"}),
     "escalate": frozenset({"next", "to"}),
 }
@@ -424,6 +428,10 @@ class _Validator:
                 values[choice.value] = number
             self._text(f"{key}.label", choice.label)
             self._target(f"{key}.next", index, choice.next, position)
+        if step.default is not None and step.default not in values:
+            self.add(f"{where}.default", f"{step.default!r} is not one of the choices' values")
+        if step.safe_default and step.default is None:
+            self.add(f"{where}.safe_default", "needs a default: the choice --yes would take")
 
     def _target(
         self, key: str, index: int, target: str | None, position: Mapping[str, int]

@@ -48,12 +48,15 @@ def only_session(state: Path) -> dict[str, object]:
 def test_every_playbook_walks_to_its_end_with_scripted_answers(
     playbook_id: str, run_cli: RunCli, state: Path, tmp_path: Path
 ) -> None:
+    """Walking a chosen playbook does not settle the order's own causes (an inactive SKU or a
+    missing trade-policy link, neither checked offline): the run ends undecided, exit 3."""
     playbook = PLAYBOOKS[playbook_id]
     answers = write_answers(tmp_path, walk_answers(playbook))
     result = run_cli(
         "guide", str(INACTIVE_OR_OUT), "--playbook", playbook_id, "--answers", str(answers), "--yes"
     )
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr
+    assert "the diagnosis again: store-side cause not checked" in result.stderr
     session = only_session(state)
     assert session["status"] == "done"
     walked = [record["step"] for record in session["history"]]  # type: ignore[attr-defined]
@@ -217,7 +220,7 @@ def test_a_finding_without_a_playbook_is_named_not_a_crash(run_cli: RunCli, stat
     """A user's ruleset may name a playbook nobody wrote yet (examples/custom-rules)."""
     custom = EXAMPLES / "custom-rules"
     result = run_cli("guide", str(custom / "order.json"), "--rules-dir", str(custom))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr  # nothing could settle the cause
     assert "no playbook named 'register-carrier'" in result.stderr
     assert only_session(state)["plan"][0]["outcome"] == "no playbook"  # type: ignore[index]
 

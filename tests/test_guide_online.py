@@ -137,7 +137,9 @@ def test_the_fix_rereads_the_state_and_writes_nothing_when_it_is_right(
             "activate-sku",
             extra={"activate-sku.check-active": "no"},
         )
-    assert result.exit_code == 0, result.stderr
+    # The SKU needed nothing, but the diagnosis run again still finds the order's other cause.
+    assert result.exit_code == 1, result.stderr
+    assert "diagnosis again: store-side cause confirmed: sku_not_in_trade_policy" in result.stderr
     assert writes(server) == []
     assert "already active: nothing to write" in result.stderr
     assert SessionStore(state).audit_entries() == []
