@@ -271,15 +271,18 @@ def render_sessions_list(console: Console, sessions: Sequence[Session]) -> None:
     if not sessions:
         console.print("No guided sessions yet.")
         return
+    # The id (copied into --resume) and the order id (searched for) stay on one line at any
+    # width from 80 columns; the id starts with the creation time, so that column is left to
+    # --json. The error code and the step fold instead.
     table = Table(show_edge=False, pad_edge=False, box=None)
-    table.add_column("id", no_wrap=True)  # copied into --resume: never cut
-    for column in ("created", "status", "order", "error", "at"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "status", "order"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    for column in ("error", "at"):
+        table.add_column(column, overflow="fold", ratio=1)
     for session in sessions:
         row = summarise(session)
         table.add_row(
             row["id"],
-            row["created_at"],
             row["status"],
             _plain(row["order_id"]),
             row["error_code"],

@@ -301,3 +301,23 @@ def test_resuming_at_a_step_that_no_longer_exists_names_it(
     assert resumed.exit_code == 2
     assert "'is-it-active'" in resumed.stderr
     assert "--playbooks-dir" in resumed.stderr
+
+
+def test_after_a_resume_so_far_shows_the_answers_given_before(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    first = {"check-active": "no", "activate-by-hand": "yes"}
+    stopped = run_cli(
+        "guide",
+        str(EXAMPLES / "sku_inactive.json"),
+        "--answers",
+        str(write_answers(tmp_path, first)),
+    )
+    assert stopped.exit_code == 4
+    assert "activate-sku.verify-active" in stopped.stderr
+    session_id = str(only_session(state)["id"])
+    rest = write_answers(tmp_path, {**first, "verify-active": "yes", "reprocess": "yes"})
+    resumed = run_cli("guide", "--resume", session_id, "--answers", str(rest))
+    assert resumed.exit_code == 0, resumed.stderr
+    so_far = next(line for line in resumed.stderr.splitlines() if "So far:" in line)
+    assert "activate-sku (SKU 3301): check-active fail, activate done by hand" in so_far
