@@ -30,8 +30,8 @@ def walk_answers(
 
 
 def choice_answers(playbooks: dict[str, Playbook]) -> dict[str, str]:
-    """The `ask` and manual steps of every playbook (online, checks and fixes answer
-    themselves)."""
+    """Only the `ask` steps of every playbook (online, checks and fixes answer themselves;
+    manual steps are left for the operator: `--yes` does not answer them)."""
     answers = {}
     for playbook in playbooks.values():
         walked = walk_answers(playbook)
@@ -42,4 +42,4 @@ def choice_answers(playbooks: dict[str, Playbook]) -> dict[str, str]:
 
 
 def _asks(playbook: Playbook) -> set[str]:
-    return {step.id for step in playbook.steps if step.kind == "ask" or step.confirm}
+    return {step.id for step in playbook.steps if step.kind == "ask"}
