@@ -43,7 +43,7 @@ from assistant.errors import (
 from assistant.fixes import FixPlan, WriteRequest, describe_offline, plan_activate_sku
 from assistant.fixes import plan_link_trade_policy as plan_link
 from assistant.models import Diagnosis, OrderContext, Verdict
-from assistant.playbook import END, REPROCESS, Playbook, Step, render
+from assistant.playbook import END, REPROCESS, Choice, Playbook, Step, render
 from assistant.sessions import (
     AuditEntry,
     PlanEntry,
@@ -356,7 +356,8 @@ class Guide:
         stopped at a manual step whose outcome nobody can observe needs an answer (exit 4)."""
         session = self.session
         verdict, reason = self._verdict()
-        remains = any(e.outcome in CAUSE_REMAINS for e in session.plan)
+        # A playbook waiting at a manual step is settled by the diagnosis, not by its wait.
+        remains = any(e.outcome in CAUSE_REMAINS - {WAITING} for e in session.plan)
         if verdict == "clean" and remains:
             verdict, reason = "action_needed", "a fix in the plan was not made"
         session.status = status
@@ -496,6 +497,10 @@ class Guide:
             return self._manual_step(step, entry, key)
         if step.kind == "ask":
             choices = [(c.value, render(c.label, values)) for c in step.choices]
+            found = self._answered_by_diagnosis(step, entry)
+            if found is not None:
+                self.view.result(None, f"from the diagnosis: {render(found.label, values)}")
+                return self._remember(key, found.value), "from the diagnosis", found.next
             question = render(step.question or step.title, values)
             default = step.default if step.safe_default else None
             answer = self._remember(key, self.prompter.choose(key, question, choices, default))
@@ -508,6 +513,13 @@ class Guide:
         if step.kind == "escalate":
             return self._escalate(step, entry, values)
         raise AssertionError(f"unknown step kind {step.kind}")  # the loader refuses these
+
+    def _answered_by_diagnosis(self, step: Step, entry: PlanEntry) -> Choice | None:
+        """The choice naming the finding this playbook is walked for. A plan chosen with
+        --playbook names no finding of its own: then the operator answers."""
+        if self.session.chosen:
+            return None
+        return next((c for c in step.choices if c.finding == entry.finding), None)
 
     def _manual_step(
         self, step: Step, entry: PlanEntry, key: AnswerKey

@@ -8,8 +8,9 @@ A playbook is one remediation: an ordered list of steps, each of one kind:
                `question` is asked instead ("yes" means the check passes); branches with
                `on_pass` / `on_fail`
     ask        a question with `choices`; each choice may branch with its own `next`; a
-               `default` choice is taken by `--yes` only when `safe_default: true` says that
-               choosing it without the operator is harmless
+               choice that names a `finding` is the answer when the diagnosis found that
+               cause; a `default` choice is taken by `--yes` only when `safe_default: true`
+               says that choosing it without the operator is harmless
     action     one of the two API writes (`action`), with the `admin_steps` that do the same
                by hand (shown in a dry run)
     verify     like check, after a fix
@@ -83,6 +84,9 @@ class Choice(_Frozen):
     value: str  # slug ^[a-z][a-z0-9_-]*$, what --answers gives
     label: str  # shown to the operator
     next: str | None = None  # step id or "end"; None = the following step
+    # A finding of this playbook: when the diagnosis brought the guide here for it, this is
+    # the answer, and nobody is asked.
+    finding: str | None = None
 
 
 class Step(_Frozen):
@@ -225,6 +229,7 @@ class _Validator:
         self.problems: list[Problem] = []
         self.playbook: Playbook | None = None
         self._declared_ids: list[Any] = []
+        self._findings: set[str] = set()
         self._read(shipped)
 
     def add(self, key: str, message: str) -> None:
@@ -245,6 +250,10 @@ class _Validator:
         if "source" in document:
             self.add("source", "is set by the loader from the file path; remove it")
         header = self._header(document)
+        listed = document.get("findings")
+        self._findings = (
+            {c for c in listed if isinstance(c, str)} if isinstance(listed, list) else set()
+        )
         steps = self._steps(document.get("steps"), "steps" in document)
         self._check_header(document)
         if steps is not None:
@@ -428,6 +437,8 @@ class _Validator:
                 values[choice.value] = number
             self._text(f"{key}.label", choice.label)
             self._target(f"{key}.next", index, choice.next, position)
+            if choice.finding is not None and choice.finding not in self._findings:
+                self.add(f"{key}.finding", f"{choice.finding!r} is not in this playbook's findings")
         if step.default is not None and step.default not in values:
             self.add(f"{where}.default", f"{step.default!r} is not one of the choices' values")
         if step.safe_default and step.default is None:

@@ -282,7 +282,8 @@ def test_apply_yes_links_the_trade_policy_and_activates_the_sku_end_to_end(
     store, server = served
     result = guide(server, state, str(order), "--apply", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert store.skus["3303"].active and TRADE_POLICY in store.skus["3303"].trade_policies
+    assert store.skus["3303"].active
+    assert TRADE_POLICY in store.skus["3303"].trade_policies
     assert "diagnosis again: every check passes" in result.stderr
     (session,) = SessionStore(state).sessions()
     assert session.status == "done"

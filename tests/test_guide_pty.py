@@ -102,13 +102,14 @@ def test_the_session_survives_a_kill_between_steps(tmp_path: Path) -> None:
 
 
 def test_not_done_pauses_the_session(tmp_path: Path) -> None:
-    """A manual step the operator has not done yet pauses the walk, to be resumed later."""
+    """A manual step the operator has not done yet pauses the walk, to be resumed later; the
+    SKU is still inactive (the operator's own answer), so a store-side cause remains: exit 1."""
     child = spawn(tmp_path, ORDER)
     # inactive; activated by hand; still not active; the fixes it suggests are not done yet
     answer_until(child, ["n", "y", "n", "n"])
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 0
+    assert child.exitstatus == 1
     (saved,) = SessionStore(tmp_path).sessions()
     assert saved.status == "paused"
     assert "guide --resume" in (child.before or "")
