@@ -366,9 +366,9 @@ class Guide:
             session.status = "needs_input"
             self._save()
             raise InputNeeded(
-                f"step {pending} is done by hand in the Admin and nothing the API shows can "
+                f"step {pending} is done by hand in the Admin, and nothing the API shows can "
                 f"tell whether it was: once it is done, add `{pending.name}: yes` to the file "
-                f"of --answers and run order-assistant guide --resume {session.id} --answers FILE"
+                "of --answers (--yes does not do manual steps)"
             )
         self._save()
         self.view.summary(session)
