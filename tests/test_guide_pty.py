@@ -66,6 +66,8 @@ def test_answer_interrupt_resume_and_finish(tmp_path: Path) -> None:
     assert [r.outcome for r in saved.history][:1] == ["fail"]
 
     resumed = spawn(tmp_path, "--resume", session_id)
+    # What was answered before the interruption is in the progress line, not "nothing".
+    resumed.expect(r"So far:(\x1b\[[0-9;]*m)* activate-sku \(SKU 3301\): check-active fail")
     resumed.expect(PROMPT)  # the same step asks again
     resumed.sendline("y")
     while resumed.expect([PROMPT, pexpect.EOF]) == 0:
