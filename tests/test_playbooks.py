@@ -800,6 +800,8 @@ def test_fixing_playbooks_never_escalate_their_own_store_side_cause(
         "add-to-collection",
         "activate-shipping-policy",
         "activate-trade-policy",
+        "link-dock",
+        "fix-negative-inventory",
     ):
         assert not any(s.kind == "escalate" for s in shipped[playbook_id].steps), playbook_id
 
