@@ -297,6 +297,8 @@ def render_session(console: Console, session: Session, audit: Sequence[AuditEntr
     console.print(f"Started {session.created_at}, last saved {session.updated_at}")
     view = TerminalView(console)
     view._plan_table(session, {})
+    if session.verdict_reason:
+        console.print(f"After the walk, the diagnosis again: {_plain(session.verdict_reason)}")
     console.print("\n[bold]Steps[/]")
     for record in session.history:
         sku = f" SKU {record.sku_id}" if record.sku_id else ""

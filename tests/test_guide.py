@@ -188,6 +188,7 @@ def test_sessions_list_and_show_report_the_walk_and_its_audit(
 
     shown = run_cli("sessions", "show", session_id)
     assert shown.exit_code == 0
+    assert "After the walk, the diagnosis again: no store-side cause remains" in shown.stdout
     assert "PUT /api/catalog/pvt/stockkeepingunit/" in shown.stdout
     assert "dry-run" in shown.stdout
     document = json.loads(run_cli("sessions", "show", session_id, "--json").stdout)
