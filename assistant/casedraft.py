@@ -1,9 +1,10 @@
 """Case drafts (Markdown) for Amazon or VTEX support, from what a guided session gathered.
 
 What goes in follows what a support desk asks for (see the README): the order id and the
-marketplace, the exact error text, the SKUs as Amazon sent them and as VTEX knows them, and the
-evidence that the store side is clean; for VTEX support also the checks that passed and the
-known issue when one applies.
+marketplace, the exact error text, the SKUs as Amazon sent them and as VTEX knows them, and what
+was checked, each check with its outcome; for VTEX support also the known issue when one
+applies. A draft states only what was checked: a check that did not run is not listed, and
+nothing is called clean that was not looked at.
 """
 
 from __future__ import annotations
@@ -88,16 +89,12 @@ def case_draft(case: CaseInput) -> str:
         )
     if not context.items:
         lines.append("| (none given) | | | |")
-    lines += ["", "## Evidence that the store side is clean", ""]
-    passed = [c for c in diagnosis.checks if c.outcome == "pass"]
-    evidence = [f"- {_inline(c.detail)}" for c in passed]
-    evidence += [
-        f"- {case.rulebook.checks[check].title if check in case.rulebook.checks else check}"
-        f"{f' (SKU {sku})' if sku else ''}: confirmed by the store's operator"
-        for check, sku, passes in case.operator_answers
-        if passes
-    ]
-    lines += evidence or ["- No automated check could run (no VTEX API access in this session)."]
+    lines += ["", "## What was checked", ""]
+    checked = _checked(case)
+    lines += checked or ["No check could be run in this session (no VTEX API access)."]
+    evidence = any(c.outcome == "pass" for c in diagnosis.checks) or any(
+        passes for _, _, passes in case.operator_answers
+    )
     store = [f for f in diagnosis.findings if f.owner == "store"]
     for heading, wanted in (
         ("Still open on the store side (we are working on these):", {"confirmed"}),
@@ -111,24 +108,51 @@ def case_draft(case: CaseInput) -> str:
                 *(f"- {f.title}{f' (SKU {f.sku_id})' if f.sku_id else ''}" for f in listed),
             ]
     lines += ["", "## What we found", ""]
-    for finding in diagnosis.findings:
-        if finding.owner == "store":
-            continue
+    found = [f for f in diagnosis.findings if f.owner != "store"]
+    for finding in found:
         lines.append(f"- {finding.title}{f' (SKU {finding.sku_id})' if finding.sku_id else ''}")
         lines += [f"  - {_inline(line)}" for line in finding.evidence if line]
+    if not found:
+        lines.append(
+            "The checks above point to no cause on your side in particular; the error text "
+            "is all we have."
+        )
     if case.to == "vtex_support":
         lines += _vtex_support_section(case)
-    clean = bool(evidence) and not store
+    clean = evidence and not store
     lines += ["", "## What we ask", "", _request(case, checked=clean), ""]
     return "\n".join(lines)
 
 
+_OUTCOME = {"pass": "passes", "fail": "fails", "error": "could not be read (VTEX API error)"}
+
+
+def _checked(case: CaseInput) -> list[str]:
+    """One line per check that ran, with its outcome; then the operator's answers for checks
+    the API could not make, said to be theirs."""
+    lines = []
+    for check in case.diagnosis.checks:
+        if check.outcome not in _OUTCOME:
+            continue  # skipped: nothing was looked at
+        sku = f" (SKU {_inline(check.sku_id)})" if check.sku_id else ""
+        detail = f": {_inline(check.detail)}" if check.detail else ""
+        lines.append(f"- {_title(case, check.name)}{sku}: {_OUTCOME[check.outcome]}{detail}")
+    for check_name, sku_id, passes in case.operator_answers:
+        sku = f" (SKU {_inline(sku_id)})" if sku_id else ""
+        lines.append(
+            f"- {_title(case, check_name)}{sku}: {'passes' if passes else 'fails'}, on the "
+            "word of the store's operator (not read through the API)"
+        )
+    return lines
+
+
+def _title(case: CaseInput, check: str) -> str:
+    spec = case.rulebook.checks.get(check)
+    return spec.title if spec else check
+
+
 def _vtex_support_section(case: CaseInput) -> list[str]:
-    lines = ["", "## Checks that passed", ""]
-    passed = [c for c in case.diagnosis.checks if c.outcome == "pass"]
-    lines += [
-        f"- {c.name}{f' (SKU {c.sku_id})' if c.sku_id else ''}: {_inline(c.detail)}" for c in passed
-    ] or ["- none could run automatically"]
+    lines: list[str] = []
     known = {
         spec.help
         for finding in case.diagnosis.findings

@@ -452,7 +452,12 @@ def guide(
     ] = False,
     yes: Annotated[
         bool,
-        typer.Option("--yes", "-y", help="Answer yes to every confirmation (not to questions)."),
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Consent to every write, and take the defaults playbooks mark safe. Never "
+            "marks a manual step done: answer those in --answers.",
+        ),
     ] = False,
     answers: Annotated[
         Path | None,
@@ -489,9 +494,9 @@ def guide(
     In a terminal it asks; without one it reads --answers and --yes. Sessions are saved after
     every step under ORDER_ASSISTANT_STATE_DIR; writes and would-be writes go to its audit log.
 
-    Exit codes: 0 walked through (fixed, escalated, or paused), 1 a store-side cause remains
-    (a fix was not verified or a write failed), 2 bad input, 3 unrecognized message, 4 an
-    answer is needed and none can be asked, 130 interrupted (resume with --resume ID).
+    The exit code comes from the diagnosis run again after the walk: 0 no store-side cause
+    remains, 1 one does (dry-run included), 2 bad input, 3 cannot tell or unrecognized message,
+    4 an answer is needed and none can be asked, 130 interrupted (resume with --resume ID).
     """
     from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED
     from assistant.guide import AnswerBook, Guide, InputNeeded, ScriptedPrompter, load_answers

@@ -11,7 +11,16 @@ What an answer does:
 - `action` steps plan the write (re-reading the live state: nothing is written when it is
   already right), show the exact request, and send it only with `--apply` after a confirmation
   (or `--yes`). Every write and would-be write goes to the audit log with its outcome.
-- `escalate` steps write a case draft for Amazon or VTEX support.
+- `instruct` steps with `confirm: true` are manual: only the operator can say they are done
+  (a terminal answer, or `--answers`), never `--yes`. A scripted run that reaches one without
+  an answer stops there and says what to do.
+- `ask` steps take their answer from the operator; `--yes` takes the playbook's `default` only
+  where the playbook marks it `safe_default`.
+- `escalate` steps write a case draft for Amazon or VTEX support, unless the assistant's own
+  evidence shows a store-side cause: then there is nothing to escalate yet.
+
+The exit code comes from the diagnosis run again after the walk (fresh reads online; offline
+with the operator's answers): 0 only when no store-side cause remains.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from assistant.casedraft import CaseInput, case_draft
+from assistant.casedraft import AUDIENCE, CaseInput, case_draft
 from assistant.checks import Checker, CheckResult, is_vtex_sku_id
 from assistant.errors import (
     EXIT_ACTION_NEEDED,
@@ -33,13 +42,14 @@ from assistant.errors import (
 )
 from assistant.fixes import FixPlan, WriteRequest, describe_offline, plan_activate_sku
 from assistant.fixes import plan_link_trade_policy as plan_link
-from assistant.models import Diagnosis, OrderContext
-from assistant.playbook import END, REPROCESS, Playbook, Step, render
+from assistant.models import Diagnosis, OrderContext, Verdict
+from assistant.playbook import END, REPROCESS, Choice, Playbook, Step, render
 from assistant.sessions import (
     AuditEntry,
     PlanEntry,
     Session,
     SessionError,
+    SessionStatus,
     SessionStore,
     StepRecord,
     new_session_id,
@@ -66,8 +76,11 @@ FIXED, UNCHANGED, ESCALATED, RULED_OUT, NOT_FIXED, WRITE_FAILED, NOT_SENT, WALKE
     "not sent",
     "walked through",
 )
-NO_PLAYBOOK = "no playbook"
-CAUSE_REMAINS = {NOT_FIXED, WRITE_FAILED, NOT_SENT}
+NO_PLAYBOOK, NOT_ESCALATED, WAITING = "no playbook", "not escalated", "waiting for a manual step"
+CAUSE_REMAINS = {NOT_FIXED, WRITE_FAILED, NOT_SENT, NOT_ESCALATED, WAITING}
+# Offline, a cause the API cannot observe is settled by the operator's answers when its playbook
+# ended in one of these.
+SETTLED_BY_OPERATOR = {FIXED, UNCHANGED, RULED_OUT, WALKED}
 BY_HAND = "-by-hand"  # suffix of an action step's id: the answer to MANUAL_QUESTION
 MANUAL_QUESTION = "Did you make this change by hand in the Admin?"
 
@@ -80,6 +93,14 @@ class InputNeeded(AssistantError):
 
 class Paused(Exception):
     """The operator said a manual step is not done yet: the session waits for --resume."""
+
+
+class ManualStepPending(Exception):
+    """A scripted run reached a manual step nobody said was done: the run stops there."""
+
+    def __init__(self, key: AnswerKey) -> None:
+        super().__init__(str(key))
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -110,10 +131,22 @@ class AnswerKey:
 
 
 class Prompter(Protocol):
-    def choose(self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]) -> str:
-        """One of the choice values."""
+    def choose(
+        self,
+        key: AnswerKey,
+        question: str,
+        choices: Sequence[tuple[str, str]],
+        default: str | None = None,
+    ) -> str:
+        """One of the choice values. `default` is a choice that `--yes` may take (the
+        playbook marks it safe); None when only the operator may choose."""
 
-    def confirm(self, key: AnswerKey, question: str) -> bool: ...
+    def confirm(self, key: AnswerKey, question: str) -> bool:
+        """Consent to a write: `--yes` gives it."""
+
+    def done(self, key: AnswerKey, question: str) -> bool | None:
+        """Whether the operator did a manual step; None when nobody can say (no terminal and
+        no answer). `--yes` never answers this: it cannot know what was done in the Admin."""
 
     def maybe_choose(
         self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]
@@ -171,15 +204,30 @@ class ScriptedPrompter:
     def __init__(self, book: AnswerBook) -> None:
         self.book = book
 
-    def choose(self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]) -> str:
+    def choose(
+        self,
+        key: AnswerKey,
+        question: str,
+        choices: Sequence[tuple[str, str]],
+        default: str | None = None,
+    ) -> str:
         given = self.book.lookup(key)
+        if given is None and default is not None and self.book.yes:
+            return default
         if given is None:
             values = "|".join(v for v, _ in choices)
+            why = " (--yes takes no default here: the choice is the operator's)" * self.book.yes
             raise InputNeeded(
-                f"step {key} asks: {question} No answer given and no terminal to ask: add "
+                f"step {key} asks: {question} No answer given and no terminal to ask{why}: add "
                 f"`{key.name}: {values}` to the file of --answers"
             )
         return parse_choice(given, choices, f"{self.book.source}: {key.name}")
+
+    def done(self, key: AnswerKey, question: str) -> bool | None:
+        given = self.book.lookup(key)
+        if given is None:
+            return None
+        return parse_choice(given, YES_NO, f"{self.book.source}: {key.name}") == "yes"
 
     def maybe_choose(
         self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]
@@ -296,15 +344,66 @@ class Guide:
             self._save()
             raise
         except Paused:
-            session.status = "paused"
+            return self._close("paused")
+        except ManualStepPending as pending:
+            return self._close("paused", pending=pending.key)
+        return self._close("done")
+
+    # ---- closing: the diagnosis again -----------------------------------------------------
+
+    def _close(self, status: SessionStatus, pending: AnswerKey | None = None) -> int:
+        """Run the diagnosis again and let it say whether a store-side cause remains. A walk
+        stopped at a manual step whose outcome nobody can observe needs an answer (exit 4)."""
+        session = self.session
+        verdict, reason = self._verdict()
+        # A playbook waiting at a manual step is settled by the diagnosis, not by its wait.
+        remains = any(e.outcome in CAUSE_REMAINS - {WAITING} for e in session.plan)
+        if verdict == "clean" and remains:
+            verdict, reason = "action_needed", "a fix in the plan was not made"
+        session.status = status
+        session.verdict, session.verdict_reason = verdict, reason
+        if pending is not None and verdict == "undecided" and not remains:
+            session.status = "needs_input"
             self._save()
-            self.view.summary(session)
-            return EXIT_OK
-        session.status = "done"
+            raise InputNeeded(
+                f"step {pending} is done by hand in the Admin, and nothing the API shows can "
+                f"tell whether it was: once it is done, add `{pending.name}: yes` to the file "
+                "of --answers (--yes does not do manual steps)"
+            )
         self._save()
         self.view.summary(session)
-        remains = any(e.outcome in CAUSE_REMAINS for e in session.plan)
-        return EXIT_ACTION_NEEDED if remains else EXIT_OK
+        if verdict == "clean":
+            return EXIT_OK
+        if verdict == "undecided" and not remains and status == "done":
+            return EXIT_UNDECIDED
+        return EXIT_ACTION_NEEDED
+
+    def _verdict(self) -> tuple[Verdict, str]:
+        """The diagnosis after the walk: online from fresh reads, offline from the context and
+        the operator's answers (which then stand for what the API could not observe)."""
+        from assistant.diagnose import judge
+
+        if self.client is not None:
+            self.client.forget()
+        diagnosis = self.diagnoser.diagnose(
+            self.session.order, self.client, answers=self.session.answer_map()
+        )
+        verdict, reason = judge(diagnosis)
+        if verdict != "undecided" or self.client is not None or not self.session.plan:
+            return verdict, reason
+        if any(check.outcome == "error" for check in diagnosis.checks):
+            return verdict, reason
+        settled = {
+            (e.playbook, e.sku_id)
+            for e in self.session.plan
+            if e.status in ("done", "ruled_out") and e.outcome in SETTLED_BY_OPERATOR
+        }
+        store = [f for f in diagnosis.findings if f.owner == "store"]
+        if all((f.playbook, f.sku_id) in settled for f in store) and (
+            store or self.session.check_answers or settled
+        ):
+            return "clean", "no store-side cause remains, on the operator's answers"
+        return verdict, reason
 
     def _save(self) -> None:
         self.store.save(self.session)
@@ -395,13 +494,16 @@ class Guide:
                 step.admin_path, step.help, [render(s, values) for s in step.admin_steps]
             )
         if step.kind == "instruct":
-            if step.confirm and not self.prompter.confirm(key, "Done?"):
-                raise Paused
-            return ("done" if step.confirm else "shown"), "", step.next
+            return self._manual_step(step, entry, key)
         if step.kind == "ask":
             choices = [(c.value, render(c.label, values)) for c in step.choices]
+            found = self._answered_by_diagnosis(step, entry)
+            if found is not None:
+                self.view.result(None, f"from the diagnosis: {render(found.label, values)}")
+                return self._remember(key, found.value), "from the diagnosis", found.next
             question = render(step.question or step.title, values)
-            answer = self._remember(key, self.prompter.choose(key, question, choices))
+            default = step.default if step.safe_default else None
+            answer = self._remember(key, self.prompter.choose(key, question, choices, default))
             target = next(c.next for c in step.choices if c.value == answer)
             return answer, "", target
         if step.kind in ("check", "verify"):
@@ -409,8 +511,46 @@ class Guide:
         if step.kind == "action":
             return self._action_step(playbook, step, entry, key, values)
         if step.kind == "escalate":
-            return self._escalate(step, values)
+            return self._escalate(step, entry, values)
         raise AssertionError(f"unknown step kind {step.kind}")  # the loader refuses these
+
+    def _answered_by_diagnosis(self, step: Step, entry: PlanEntry) -> Choice | None:
+        """The choice naming the finding this playbook is walked for. A plan chosen with
+        --playbook names no finding of its own: then the operator answers."""
+        if self.session.chosen:
+            return None
+        return next((c for c in step.choices if c.finding == entry.finding), None)
+
+    def _manual_step(
+        self, step: Step, entry: PlanEntry, key: AnswerKey
+    ) -> tuple[str, str, str | None]:
+        """An instruct step. One that waits (`confirm`) goes on only on the operator's word."""
+        if not step.confirm:
+            return "shown", "", step.next
+        done = self.prompter.done(key, "Done?")
+        if done is None and step.id == REPROCESS:
+            # The last step: the order is reprocessed in the Admin after this run. Saying so
+            # is all a script can do; it is not recorded as done.
+            self.view.result(None, f"to do in the Admin (answer `{key.name}: yes` once done)")
+            return "to do", "not confirmed by the operator", step.next
+        if done is None:
+            self.view.result(
+                None,
+                f"this step is done by hand: do it in the Admin as shown, then answer "
+                f"`{key.name}: yes` in the file of --answers and resume with "
+                f"order-assistant guide --resume {self.session.id} --answers FILE",
+            )
+            if not entry.outcome:
+                entry.outcome = WAITING
+            raise ManualStepPending(key)
+        if not done:
+            if step.id != REPROCESS and not entry.outcome:
+                entry.outcome = WAITING
+            raise Paused
+        if entry.outcome == WAITING:
+            entry.outcome = ""  # resumed: the operator has done it now
+        self._remember(key, "yes")
+        return "done", "the operator says it is done", step.next
 
     def _remember(self, key: AnswerKey, answer: str) -> str:
         self.session.answers[str(key)] = answer
@@ -486,16 +626,9 @@ class Guide:
     ) -> tuple[str, str, str | None]:
         assert step.action is not None
         manual = [render(s, values) for s in step.admin_steps]
-        try:
-            plan = self._plan_fix(step.action, values, entry)
-        except (VtexApiError, LookupError, ValueError) as exc:
-            text = exc.message if isinstance(exc, VtexApiError) else str(exc)
-            if self.client is not None:
-                text = self.client.redact(text)
-            self.view.result(False, f"could not plan the fix: {text}")
-            self.view.admin(step.admin_path, step.help, manual)
-            entry.outcome = NOT_FIXED
-            return "failed", text, END
+        plan = self._try_plan(step, entry, values, manual)
+        if isinstance(plan, tuple):
+            return plan
         if plan is not None and plan.request is None:
             self.view.result(True, f"{plan.state}: nothing to write")
             return "unchanged", plan.state, step.next
@@ -512,6 +645,20 @@ class Guide:
             self.view.result(None, "not sent; to do it by hand instead:")
             self.view.admin(step.admin_path, step.help, manual)
             return self._by_hand(step, entry, key.by_hand(), "declined", request)
+        # Read the record again now that the operator has said yes: what was shown before the
+        # prompt may be stale (a colleague in the Admin, a minute of reading), and a PUT of a
+        # stale record would undo their changes.
+        fresh = self._try_plan(step, entry, values, manual)
+        if isinstance(fresh, tuple):
+            return fresh
+        assert fresh is not None  # online: there is a client
+        if fresh.request is None:
+            self.view.result(True, f"{fresh.state} (read again before writing): nothing to write")
+            return "unchanged", fresh.state, step.next
+        if fresh.request != request:
+            self.view.result(None, "the record changed since it was shown; sending it as read now")
+            self.view.request(fresh.request, dry_run=False)
+        plan, request = fresh, fresh.request
         try:
             plan.send()
         except KeyboardInterrupt:
@@ -534,6 +681,22 @@ class Guide:
         self._audit(playbook, step, request, "written")
         self.view.result(True, f"sent: {request.method} {request.path}")
         return "written", request.summary, step.next
+
+    def _try_plan(
+        self, step: Step, entry: PlanEntry, values: Mapping[str, str], manual: Sequence[str]
+    ) -> FixPlan | tuple[str, str, str | None] | None:
+        """The live plan (None offline), or the step's result when it cannot be planned."""
+        assert step.action is not None
+        try:
+            return self._plan_fix(step.action, values, entry)
+        except (VtexApiError, LookupError, ValueError) as exc:
+            text = exc.message if isinstance(exc, VtexApiError) else str(exc)
+            if self.client is not None:
+                text = self.client.redact(text)
+            self.view.result(False, f"could not plan the fix: {text}")
+            self.view.admin(step.admin_path, step.help, manual)
+            entry.outcome = NOT_FIXED
+            return "failed", text, END
 
     def _by_hand(
         self, step: Step, entry: PlanEntry, key: AnswerKey, outcome: str, request: WriteRequest
@@ -585,11 +748,29 @@ class Guide:
 
     # ---- escalate -------------------------------------------------------------------------
 
-    def _escalate(self, step: Step, values: Mapping[str, str]) -> tuple[str, str, str | None]:
+    def _escalate(
+        self, step: Step, entry: PlanEntry, values: Mapping[str, str]
+    ) -> tuple[str, str, str | None]:
         assert step.to is not None
+        if self.client is not None:
+            self.client.forget()  # the evidence as it stands now, after this walk's fixes
         diagnosis = self.diagnoser.diagnose(
             self.session.order, self.client, answers=self.session.answer_map()
         )
+        confirmed = sorted(
+            {f.code for f in diagnosis.findings if f.owner == "store" and f.status == "confirmed"}
+        )
+        if confirmed:
+            # Amazon or VTEX would only send the case back: the store's own evidence shows a
+            # cause the store can fix.
+            reason = f"store-side cause confirmed: {', '.join(confirmed)}"
+            self.view.result(
+                False,
+                f"no case draft for {AUDIENCE[step.to]}: the checks show a {reason}. "
+                "Fix it first (see `order-assistant diagnose`), then reprocess the order.",
+            )
+            entry.outcome = NOT_ESCALATED
+            return "not escalated", reason, END
         vtex_ids = {}
         checker = self._checker()
         for index, item in enumerate(self.session.order.items):
@@ -619,8 +800,7 @@ class Guide:
         if str(path) not in self.session.cases:
             self.session.cases.append(str(path))
         self.view.case(markdown, str(path))
-        current = self.session.plan[self.session.plan_index]
-        current.outcome = ESCALATED
+        entry.outcome = ESCALATED
         return "case draft", str(path), step.next
 
     # ---- the plan as answers come in ------------------------------------------------------

@@ -103,6 +103,12 @@ class TerminalView:
         done = [
             f"{name(e)}: {e.outcome}" for e in session.plan if e.status in ("done", "ruled_out")
         ]
+        # A resumed playbook: the steps answered before the interruption.
+        done += [
+            f"{name(e)}: {', '.join(steps)}"
+            for e in session.plan
+            if e.status == "active" and (steps := _answered(session, e))
+        ]
         remaining = [name(e) for e in session.plan if e.status in ("pending", "active")]
         self.console.print(
             f"\n[dim]So far:[/] {_plain('; '.join(done) or 'nothing')}. "
@@ -152,11 +158,26 @@ class TerminalView:
         self.console.rule("[bold]Where this order stands")
         self._plan_table(session, self._playbooks)
         outcomes = {entry.outcome for entry in session.plan}
+        if session.verdict_reason:
+            self.console.print(
+                f"After the walk, the diagnosis again: {_plain(session.verdict_reason)}"
+            )
+        if session.mode == "offline" and session.check_answers:
+            said = "; ".join(
+                f"{a.check}{f' (SKU {a.sku_id})' if a.sku_id else ''}: "
+                f"{'passes' if a.passes else 'fails'}"
+                for a in session.check_answers
+            )
+            self.console.print(
+                "[dim]Offline: what the API could not observe rests on your answers:[/] "
+                f"{_plain(said)}."
+            )
         if session.status == "paused":
             self.console.print(
-                f"Paused. When it is done: order-assistant guide --resume {session.id}"
+                f"Paused at a manual step. When it is done: order-assistant guide --resume "
+                f"{session.id} (with --answers FILE when there is no terminal)"
             )
-        elif outcomes & CAUSE_REMAINS:
+        elif outcomes & CAUSE_REMAINS or session.verdict == "action_needed":
             self.console.print(
                 "[red]A store-side cause remains[/]: see the steps above; when it is fixed, "
                 "reprocess the order."
@@ -173,6 +194,15 @@ class TerminalView:
             )
 
 
+def _answered(session: Session, entry: PlanEntry) -> list[str]:
+    """The steps of one plan entry already taken, as `step: outcome`, latest per step."""
+    taken: dict[str, str] = {}
+    for record in session.history:
+        if (record.playbook, record.sku_id) == (entry.playbook, entry.sku_id):
+            taken[record.step] = record.outcome
+    return [f"{step} {outcome}" for step, outcome in taken.items()]
+
+
 class TerminalPrompter:
     """Answers from --answers first, then rich prompts on the terminal."""
 
@@ -181,7 +211,14 @@ class TerminalPrompter:
         self.book = book
         self._scripted = ScriptedPrompter(book)
 
-    def choose(self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]) -> str:
+    def choose(
+        self,
+        key: AnswerKey,
+        question: str,
+        choices: Sequence[tuple[str, str]],
+        default: str | None = None,
+    ) -> str:
+        # At a terminal the operator chooses, even where --yes could take the default.
         if self.book.lookup(key) is not None:
             return self._scripted.choose(key, question, choices)
         try:
@@ -214,6 +251,14 @@ class TerminalPrompter:
     def confirm(self, key: AnswerKey, question: str) -> bool:
         if self.book.lookup(key) is not None or self.book.yes:
             return self._scripted.confirm(key, question)
+        return self._yes_no(key, question)
+
+    def done(self, key: AnswerKey, question: str) -> bool | None:
+        if self.book.lookup(key) is not None:
+            return self._scripted.done(key, question)
+        return self._yes_no(key, question)
+
+    def _yes_no(self, key: AnswerKey, question: str) -> bool:
         try:
             return Confirm.ask(_plain(question), console=self.console)
         except EOFError:
@@ -226,15 +271,18 @@ def render_sessions_list(console: Console, sessions: Sequence[Session]) -> None:
     if not sessions:
         console.print("No guided sessions yet.")
         return
+    # The id (copied into --resume) and the order id (searched for) stay on one line at any
+    # width from 80 columns; the id starts with the creation time, so that column is left to
+    # --json. The error code and the step fold instead.
     table = Table(show_edge=False, pad_edge=False, box=None)
-    table.add_column("id", no_wrap=True)  # copied into --resume: never cut
-    for column in ("created", "status", "order", "error", "at"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "status", "order"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    for column in ("error", "at"):
+        table.add_column(column, overflow="fold", ratio=1)
     for session in sessions:
         row = summarise(session)
         table.add_row(
             row["id"],
-            row["created_at"],
             row["status"],
             _plain(row["order_id"]),
             row["error_code"],
@@ -249,6 +297,8 @@ def render_session(console: Console, session: Session, audit: Sequence[AuditEntr
     console.print(f"Started {session.created_at}, last saved {session.updated_at}")
     view = TerminalView(console)
     view._plan_table(session, {})
+    if session.verdict_reason:
+        console.print(f"After the walk, the diagnosis again: {_plain(session.verdict_reason)}")
     console.print("\n[bold]Steps[/]")
     for record in session.history:
         sku = f" SKU {record.sku_id}" if record.sku_id else ""

@@ -7,7 +7,10 @@ A playbook is one remediation: an ordered list of steps, each of one kind:
     check      an automated check from rulesets/catalog.yaml (`check`); offline its yes/no
                `question` is asked instead ("yes" means the check passes); branches with
                `on_pass` / `on_fail`
-    ask        a question with `choices`; each choice may branch with its own `next`
+    ask        a question with `choices`; each choice may branch with its own `next`; a
+               choice that names a `finding` is the answer when the diagnosis found that
+               cause; a `default` choice is taken by `--yes` only when `safe_default: true`
+               says that choosing it without the operator is harmless
     action     one of the two API writes (`action`), with the `admin_steps` that do the same
                by hand (shown in a dry run)
     verify     like check, after a fix
@@ -81,6 +84,9 @@ class Choice(_Frozen):
     value: str  # slug ^[a-z][a-z0-9_-]*$, what --answers gives
     label: str  # shown to the operator
     next: str | None = None  # step id or "end"; None = the following step
+    # A finding of this playbook: when the diagnosis brought the guide here for it, this is
+    # the answer, and nobody is asked.
+    finding: str | None = None
 
 
 class Step(_Frozen):
@@ -96,6 +102,8 @@ class Step(_Frozen):
     on_pass: str | None = None  # check/verify: branch target when it passes
     on_fail: str | None = None  # check/verify: branch target when it fails
     choices: tuple[Choice, ...] = ()  # ask: >= 2 choices, unique values
+    default: str | None = None  # ask: the choice value a runbook would normally take
+    safe_default: StrictBool = False  # ask: --yes may take `default` without asking anyone
     action: ActionName | None = None  # action: which write
     admin_steps: tuple[str, ...] = ()  # action (and instruct): the manual Admin steps
     to: EscalateTo | None = None  # escalate: who the case draft is for
@@ -122,7 +130,7 @@ _KIND_FIELDS: Mapping[str, frozenset[str]] = {
     "instruct": frozenset({"next", "admin_steps", "confirm"}),
     "check": frozenset({"check", "question", "on_pass", "on_fail"}),
     "verify": frozenset({"check", "question", "on_pass", "on_fail"}),
-    "ask": frozenset({"choices"}),
+    "ask": frozenset({"choices", "default", "safe_default"}),
     "action": frozenset({"next", "action", "admin_steps"}),
     "escalate": frozenset({"next", "to"}),
 }
@@ -221,6 +229,7 @@ class _Validator:
         self.problems: list[Problem] = []
         self.playbook: Playbook | None = None
         self._declared_ids: list[Any] = []
+        self._findings: set[str] = set()
         self._read(shipped)
 
     def add(self, key: str, message: str) -> None:
@@ -241,6 +250,10 @@ class _Validator:
         if "source" in document:
             self.add("source", "is set by the loader from the file path; remove it")
         header = self._header(document)
+        listed = document.get("findings")
+        self._findings = (
+            {c for c in listed if isinstance(c, str)} if isinstance(listed, list) else set()
+        )
         steps = self._steps(document.get("steps"), "steps" in document)
         self._check_header(document)
         if steps is not None:
@@ -424,6 +437,12 @@ class _Validator:
                 values[choice.value] = number
             self._text(f"{key}.label", choice.label)
             self._target(f"{key}.next", index, choice.next, position)
+            if choice.finding is not None and choice.finding not in self._findings:
+                self.add(f"{key}.finding", f"{choice.finding!r} is not in this playbook's findings")
+        if step.default is not None and step.default not in values:
+            self.add(f"{where}.default", f"{step.default!r} is not one of the choices' values")
+        if step.safe_default and step.default is None:
+            self.add(f"{where}.safe_default", "needs a default: the choice --yes would take")
 
     def _target(
         self, key: str, index: int, target: str | None, position: Mapping[str, int]

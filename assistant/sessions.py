@@ -105,6 +105,9 @@ class Session(_Model):
     check_answers: list[CheckAnswer] = Field(default_factory=list)
     history: list[StepRecord] = Field(default_factory=list)
     cases: list[str] = Field(default_factory=list)  # case draft files written
+    # The diagnosis run again when the walk stopped: clean, action_needed or undecided, and why.
+    verdict: str = ""
+    verdict_reason: str = ""
 
     def answer_map(self) -> dict[tuple[str, str | None], bool]:
         return {(a.check, a.sku_id): a.passes for a in self.check_answers}

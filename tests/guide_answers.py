@@ -10,7 +10,8 @@ def walk_answers(
     playbook: Playbook, *, checks: str = "no", verifies: str = "yes"
 ) -> dict[str, str]:
     """Answers that walk a playbook to its end: its checks fail (so the fix is needed), its
-    verifications pass, and each question takes the first choice that does not end the walk."""
+    verifications pass, each question takes the first choice that does not end the walk, and
+    the operator says each manual step is done (`--yes` never does)."""
     answers = {}
     for step in playbook.steps:
         key = f"{playbook.id}.{step.id}"
@@ -23,11 +24,14 @@ def walk_answers(
         elif step.kind == "ask":
             going_on = [c for c in step.choices if c.next != END]
             answers[key] = (going_on or list(step.choices))[0].value
+        elif step.kind == "instruct" and step.confirm:
+            answers[key] = "yes"
     return answers
 
 
 def choice_answers(playbooks: dict[str, Playbook]) -> dict[str, str]:
-    """Only the `ask` steps of every playbook (online, checks and fixes answer themselves)."""
+    """Only the `ask` steps of every playbook (online, checks and fixes answer themselves;
+    manual steps are left for the operator: `--yes` does not answer them)."""
     answers = {}
     for playbook in playbooks.values():
         walked = walk_answers(playbook)

@@ -70,3 +70,56 @@ def test_the_store_side_is_called_clean_only_with_evidence_and_nothing_open(
     diagnoser: Diagnoser,
 ) -> None:
     assert "The store side has been checked" in draft(diagnoser, "x", "SKU 3303: IsActive=true")
+
+
+def _store_only_draft(diagnoser: Diagnoser, checks: list[Check]) -> str:
+    message = "A validation error occurred while trying to process the order"
+    context = OrderContext(order_id="702-2", error_message=message)
+    diagnosis = Diagnosis(
+        order_id="702-2",
+        mode="online",
+        error=ErrorInfo(code="buyer_name_missing", title="t", message=message),
+        findings=[],
+        checks=checks,
+        next_steps=[],
+    )
+    return case_draft(
+        CaseInput(
+            to="vtex_support",
+            context=context,
+            diagnosis=diagnosis,
+            vtex_sku_ids={},
+            operator_answers=[("sku_active", "3303", True)],
+            rulebook=diagnoser.rulebook,
+        )
+    )
+
+
+def test_a_draft_lists_only_the_checks_that_ran_each_with_its_outcome(
+    diagnoser: Diagnoser,
+) -> None:
+    text = _store_only_draft(
+        diagnoser,
+        [
+            Check(name="trade_policy_active", outcome="pass", detail="trade policy 3 is active"),
+            Check(name="sku_in_trade_policy", sku_id="3303", outcome="fail", detail="lacks 3"),
+            Check(name="dock_linked", sku_id="3303", outcome="skipped", detail="offline"),
+            Check(name="inventory_available", sku_id="3303", outcome="error", detail="503"),
+        ],
+    )
+    checked = text.split("## What was checked\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert checked == [
+        "- Amazon's trade policy exists and is active: passes: trade policy 3 is active",
+        "- The product is linked to Amazon's trade policy (SKU 3303): fails: lacks 3",
+        "- Enough stock in warehouses reachable through Amazon's trade policy (SKU 3303): "
+        "could not be read (VTEX API error): 503",
+        "- The SKU is active (SKU 3303): passes, on the word of the store's operator "
+        "(not read through the API)",
+    ]
+    assert "looks complete" not in text
+
+
+def test_an_empty_findings_section_says_so_in_a_sentence(diagnoser: Diagnoser) -> None:
+    text = _store_only_draft(diagnoser, [])
+    section = text.split("## What we found\n\n", 1)[1].split("\n\n", 1)[0]
+    assert section.startswith("The checks above point to no cause")

@@ -48,12 +48,15 @@ def only_session(state: Path) -> dict[str, object]:
 def test_every_playbook_walks_to_its_end_with_scripted_answers(
     playbook_id: str, run_cli: RunCli, state: Path, tmp_path: Path
 ) -> None:
+    """Walking a chosen playbook does not settle the order's own causes (an inactive SKU or a
+    missing trade-policy link, neither checked offline): the run ends undecided, exit 3."""
     playbook = PLAYBOOKS[playbook_id]
     answers = write_answers(tmp_path, walk_answers(playbook))
     result = run_cli(
         "guide", str(INACTIVE_OR_OUT), "--playbook", playbook_id, "--answers", str(answers), "--yes"
     )
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr
+    assert "the diagnosis again: store-side cause not checked" in result.stderr
     session = only_session(state)
     assert session["status"] == "done"
     walked = [record["step"] for record in session["history"]]  # type: ignore[attr-defined]
@@ -185,6 +188,7 @@ def test_sessions_list_and_show_report_the_walk_and_its_audit(
 
     shown = run_cli("sessions", "show", session_id)
     assert shown.exit_code == 0
+    assert "After the walk, the diagnosis again: no store-side cause remains" in shown.stdout
     assert "PUT /api/catalog/pvt/stockkeepingunit/" in shown.stdout
     assert "dry-run" in shown.stdout
     document = json.loads(run_cli("sessions", "show", session_id, "--json").stdout)
@@ -217,7 +221,7 @@ def test_a_finding_without_a_playbook_is_named_not_a_crash(run_cli: RunCli, stat
     """A user's ruleset may name a playbook nobody wrote yet (examples/custom-rules)."""
     custom = EXAMPLES / "custom-rules"
     result = run_cli("guide", str(custom / "order.json"), "--rules-dir", str(custom))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr  # nothing could settle the cause
     assert "no playbook named 'register-carrier'" in result.stderr
     assert only_session(state)["plan"][0]["outcome"] == "no playbook"  # type: ignore[index]
 
@@ -227,9 +231,11 @@ def test_a_users_playbook_folder_replaces_a_shipped_playbook(
 ) -> None:
     folder = tmp_path / "playbooks"
     folder.mkdir()
-    shipped = (EXAMPLES.parent / "playbooks" / "cancel-order.yaml").read_text()
-    (folder / "cancel-order.yaml").write_text(shipped.replace("title: ", "title: OUR OWN ", 1))
-    answers = write_answers(tmp_path, walk_answers(PLAYBOOKS["cancel-order"]))
+    shipped = (EXAMPLES.parent / "playbooks" / "canceled-on-amazon.yaml").read_text()
+    (folder / "canceled-on-amazon.yaml").write_text(
+        shipped.replace("title: ", "title: OUR OWN ", 1)
+    )
+    answers = write_answers(tmp_path, walk_answers(PLAYBOOKS["canceled-on-amazon"]))
     result = run_cli(
         "guide",
         str(EXAMPLES / "order_canceled_on_marketplace.json"),
@@ -298,3 +304,90 @@ def test_resuming_at_a_step_that_no_longer_exists_names_it(
     assert resumed.exit_code == 2
     assert "'is-it-active'" in resumed.stderr
     assert "--playbooks-dir" in resumed.stderr
+
+
+def test_after_a_resume_so_far_shows_the_answers_given_before(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    first = {"check-active": "no", "activate-by-hand": "yes"}
+    stopped = run_cli(
+        "guide",
+        str(EXAMPLES / "sku_inactive.json"),
+        "--answers",
+        str(write_answers(tmp_path, first)),
+    )
+    assert stopped.exit_code == 4
+    assert "activate-sku.verify-active" in stopped.stderr
+    session_id = str(only_session(state)["id"])
+    rest = write_answers(tmp_path, {**first, "verify-active": "yes", "reprocess": "yes"})
+    resumed = run_cli("guide", "--resume", session_id, "--answers", str(rest))
+    assert resumed.exit_code == 0, resumed.stderr
+    so_far = next(line for line in resumed.stderr.splitlines() if "So far:" in line)
+    assert "activate-sku (SKU 3301): check-active fail, activate done by hand" in so_far
+
+
+def test_yes_does_not_do_a_manual_step_an_answer_is_needed_exit_4(
+    run_cli: RunCli, state: Path
+) -> None:
+    """Amazon canceled the order: only the operator can say it was cancelled in the OMS, and
+    offline nothing else can tell. --yes is no such answer: exit 4 naming the step and key."""
+    result = run_cli("guide", str(EXAMPLES / "order_canceled_on_marketplace.json"), "--yes")
+    assert result.exit_code == 4, result.stderr
+    assert "canceled-on-amazon.cancel-in-oms: yes" in result.stderr
+    session = only_session(state)
+    assert (session["status"], session["step_id"]) == ("needs_input", "cancel-in-oms")
+    assert not any(r["step"] == "cancel-in-oms" for r in session["history"])  # type: ignore[attr-defined]
+
+
+def test_yes_takes_a_default_the_playbook_marks_safe(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    """cms-binding's first question defaults to "not sure", which only shows where to look;
+    the run then stops at the manual fix, with the binding still unchecked (exit 4)."""
+    result = run_cli("guide", str(EXAMPLES / "catalog_unauthorized.json"), "--yes")
+    assert result.exit_code == 4, result.stderr
+    session = only_session(state)
+    assert session["answers"] == {"cms-binding.binding-state": "not_sure"}
+    assert session["step_id"] == "fix-binding"
+
+
+def test_yes_never_takes_a_choice_that_is_the_operators(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    """ "Do you physically have the stock?" has no safe default: exit 4 naming step and key."""
+    answers = write_answers(tmp_path, {"restock.check-stock": "no"})
+    result = run_cli(
+        "guide",
+        str(EXAMPLES / "sku_out_of_stock.json"),
+        "--playbook",
+        "restock",
+        "--answers",
+        str(answers),
+        "--yes",
+    )
+    assert result.exit_code == 4, result.stderr
+    assert "--yes takes no default here" in result.stderr
+    assert "restock.have-stock: yes|no" in result.stderr
+
+
+def test_the_diagnosis_answers_which_amazon_case_this_is(
+    run_cli: RunCli, state: Path, tmp_path: Path
+) -> None:
+    """An id that is not a VTEX SKU id (sku_id_mismatch): contact-amazon's "what did Amazon
+    send?" is answered by the finding the guide walks it for, not asked."""
+    answers = {
+        k: v
+        for k, v in walk_answers(PLAYBOOKS["contact-amazon"]).items()
+        if k != "contact-amazon.what-was-found"
+    }
+    answers.update(walk_answers(PLAYBOOKS["cancel-order"]))
+    result = run_cli(
+        "guide",
+        str(EXAMPLES / "sku_not_in_store.json"),
+        "--answers",
+        str(write_answers(tmp_path, answers)),
+        "--yes",
+    )
+    assert "from the diagnosis: A reference code, EAN or seller SKU" in result.stderr
+    session = only_session(state)
+    assert session["answers"]["contact-amazon.what-was-found@CAM-AZ-42"] == "id_mismatch"  # type: ignore[index]

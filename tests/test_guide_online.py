@@ -137,7 +137,9 @@ def test_the_fix_rereads_the_state_and_writes_nothing_when_it_is_right(
             "activate-sku",
             extra={"activate-sku.check-active": "no"},
         )
-    assert result.exit_code == 0, result.stderr
+    # The SKU needed nothing, but the diagnosis run again still finds the order's other cause.
+    assert result.exit_code == 1, result.stderr
+    assert "diagnosis again: store-side cause confirmed: sku_not_in_trade_policy" in result.stderr
     assert writes(server) == []
     assert "already active: nothing to write" in result.stderr
     assert SessionStore(state).audit_entries() == []
@@ -269,3 +271,68 @@ def test_ctrl_c_while_a_write_is_out_is_in_the_audit_log(
     [entry] = SessionStore(state).audit_entries()
     assert (entry.method, entry.outcome) == ("PUT", "interrupted")
     assert "may have been applied" in entry.detail
+
+
+def test_apply_yes_links_the_trade_policy_and_activates_the_sku_end_to_end(
+    served: tuple[Store, VtexServer], state: Path, order: Path
+) -> None:
+    """No answers file entry for any manual step: `--apply --yes` alone takes the walk through
+    both fixes, and the diagnosis run again finds nothing left (exit 0). Reprocessing is left
+    to the operator, and said so."""
+    store, server = served
+    result = guide(server, state, str(order), "--apply", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert store.skus["3303"].active
+    assert TRADE_POLICY in store.skus["3303"].trade_policies
+    assert "diagnosis again: every check passes" in result.stderr
+    (session,) = SessionStore(state).sessions()
+    assert session.status == "done"
+    reprocess = [r for r in session.history if r.step == "reprocess"]
+    # The first playbook's reprocess waits for the second; neither is marked done by --yes.
+    assert [r.outcome for r in reprocess] == ["postponed", "to do"]
+
+
+def test_a_manual_step_without_an_answer_stops_the_run_with_exit_1(
+    state: Path, order: Path
+) -> None:
+    """The product is inactive and only the Admin can activate it: --yes does not pretend the
+    operator did, so the run stops at that step, says what to do, and the cause remains."""
+    store = Store().add(Sku("3303", product_active=False))
+    with store.serve(require_keys=(KEY, TOKEN)) as server:
+        result = guide(server, state, str(order), "--apply", "--yes")
+    assert result.exit_code == 1, result.stderr
+    assert "this step is done by hand" in result.stderr
+    assert "activate-product.activate: yes" in result.stderr
+    assert "store-side cause confirmed: product_inactive" in result.stderr
+    (session,) = SessionStore(state).sessions()
+    assert (session.status, session.step_id) == ("paused", "activate")
+    assert not any(r.step == "activate" for r in session.history)
+    assert writes(server) == []
+
+
+def test_the_record_is_read_again_after_the_confirmation(
+    served: tuple[Store, VtexServer], state: Path, order: Path
+) -> None:
+    """What the prompt showed was read before it; the PUT carries the record as read after the
+    operator said yes, so a change made meanwhile in the Admin is not undone."""
+    store, server = served
+    live = store.sku_record(store.skus["3303"])
+    stale = {**live, "Name": "name before the prompt"}
+    server.fault("GET /api/catalog/pvt/stockkeepingunit/3303", {"body": stale})
+    result = guide(server, state, str(order), "--apply", "--yes", "--playbook", "activate-sku")
+    assert result.exit_code in (0, 1), result.stderr
+    [put] = [w for w in server.writes() if w.method == "PUT"]
+    assert put.body == {**live, "IsActive": True}
+    assert "the record changed since it was shown" in result.stderr
+
+
+def test_no_case_draft_while_the_checks_confirm_a_store_side_cause(
+    served: tuple[Store, VtexServer], state: Path, order: Path
+) -> None:
+    _, server = served
+    result = guide(server, state, str(order), "--yes", "--playbook", "contact-amazon")
+    assert result.exit_code == 1, result.stderr
+    assert "no case draft for Amazon Seller Support" in result.stderr
+    assert "sku_inactive" in result.stderr
+    assert "# Case draft" not in result.stdout
+    assert not (state / "cases").exists()

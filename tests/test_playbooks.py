@@ -42,6 +42,7 @@ PLAYBOOK_IDS = {
     "cms-binding",
     "price-divergence-rule",
     "cancel-order",
+    "canceled-on-amazon",
     "contact-amazon",
     "contact-vtex-support",
 }
@@ -112,7 +113,12 @@ def test_a_missing_playbook_file_is_reported_against_the_catalog(
 
 def test_fixing_playbooks_end_by_reprocessing(shipped: dict[str, Playbook]) -> None:
     fixing = {p.id for p in shipped.values() if p.fixes}
-    assert fixing == PLAYBOOK_IDS - {"cancel-order", "contact-amazon", "contact-vtex-support"}
+    assert fixing == PLAYBOOK_IDS - {
+        "cancel-order",
+        "canceled-on-amazon",
+        "contact-amazon",
+        "contact-vtex-support",
+    }
     for playbook_id in fixing:
         last = shipped[playbook_id].steps[-1]
         assert (last.id, last.kind, last.admin_path) == (
@@ -450,7 +456,7 @@ BROKEN: dict[str, tuple[str, ...]] = {
     "unknown-choice-key": (
         _mutate('label: "No",', 'label: "No", colour: red,'),
         "steps[1].choices[1].colour",
-        "unknown key (expected one of: label, next, value)",
+        "unknown key (expected one of: finding, label, next, value)",
     ),
     "source-in-file": (GOOD + "source: elsewhere.yaml\n", "source", "set by the loader"),
     "wrong-type-title": (
@@ -744,3 +750,110 @@ def test_markup_in_a_title_is_printed_literally(run_cli: RunCli, tmp_path: Path)
     result = run_cli("playbooks", "show", "restock", "--playbooks-dir", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     assert "[/]x [bold]y" in result.stdout
+
+
+def test_an_order_amazon_canceled_has_its_own_flow_not_cancel_order(
+    shipped: dict[str, Playbook],
+) -> None:
+    """The article's rule for a missing SKU (decide, then cancel on Amazon) is not the known
+    issue's workaround for an order Amazon canceled (cancel it in the OMS by hand)."""
+    findings = load_rulebook().findings
+    assert findings["order_canceled"].playbook == "canceled-on-amazon"
+    assert shipped["cancel-order"].findings == ("sku_not_found",)
+    flow = shipped["canceled-on-amazon"]
+    assert not flow.fixes
+    assert not any(s.kind in ("action", "ask") for s in flow.steps)
+    manual = [s for s in flow.steps if s.confirm]
+    assert [s.id for s in manual] == ["cancel-in-oms"]
+    assert manual[0].help == "https://help.vtex.com/en/known-issues/amazon-order-cancellation-flow"
+
+
+def test_the_bulk_enable_all_skus_advice_carries_the_articles_warning(
+    shipped: dict[str, Playbook],
+) -> None:
+    text = _step(shipped["activate-sku"], "activate").text
+    assert "Enable all SKUs" in text
+    assert "invalid data" in text
+    assert "repeat" in text
+    assert "every SKU registered in the store" in text
+
+
+def test_no_playbook_promises_a_price_the_articles_do_not_give(
+    shipped: dict[str, Playbook],
+) -> None:
+    for playbook in shipped.values():
+        for step in playbook.steps:
+            words = f"{step.title} {step.text} {' '.join(step.admin_steps)}".lower()
+            assert " free" not in words, f"{playbook.id}:{step.id}"
+
+
+def test_fixing_playbooks_never_escalate_their_own_store_side_cause(
+    shipped: dict[str, Playbook],
+) -> None:
+    """While the store's own cause is confirmed the guide drafts no case, so the playbooks of
+    the catalog causes end by saying what is left to do instead."""
+    for playbook_id in (
+        "activate-sku",
+        "activate-product",
+        "link-trade-policy",
+        "reindex-product",
+        "add-to-collection",
+        "activate-shipping-policy",
+        "activate-trade-policy",
+        "link-dock",
+        "fix-negative-inventory",
+    ):
+        assert not any(s.kind == "escalate" for s in shipped[playbook_id].steps), playbook_id
+
+
+@pytest.mark.parametrize(
+    ("playbook_id", "check"),
+    [
+        ("reindex-product", "sku_indexed_in_trade_policy"),
+        ("add-to-collection", "sku_in_collection"),
+        ("activate-shipping-policy", "shipping_policy_active"),
+    ],
+)
+def test_the_new_playbooks_check_first_then_verify_with_their_own_check(
+    shipped: dict[str, Playbook], playbook_id: str, check: str
+) -> None:
+    steps = shipped[playbook_id].steps
+    assert (steps[0].kind, steps[0].check, steps[0].on_pass) == ("check", check, "reprocess")
+    assert any(s.kind == "verify" and s.check == check for s in steps)
+    assert any(s.kind == "instruct" and s.confirm and s.admin_steps for s in steps)
+
+
+def test_link_trade_policy_links_without_asking_about_the_assortment(
+    shipped: dict[str, Playbook],
+) -> None:
+    steps = shipped["link-trade-policy"].steps
+    assert [s.kind for s in steps[:3]] == ["check", "action", "verify"]
+    assert not any(s.kind == "ask" for s in steps)
+
+
+def test_choices_that_name_a_finding_are_the_diagnosis_answer(shipped: dict[str, Playbook]) -> None:
+    [ask] = [s for s in shipped["contact-amazon"].steps if s.kind == "ask"]
+    assert {c.finding: c.value for c in ask.choices} == {
+        "sku_id_mismatch": "id_mismatch",
+        "amazon_order_data": "order_data",
+    }
+
+
+def test_a_default_must_be_a_choice_and_safe_needs_a_default(tmp_path: Path) -> None:
+    shipped = (SHIPPED / "cms-binding.yaml").read_text()
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "cms-binding.yaml").write_text(shipped.replace("default: not_sure", "default: maybe"))
+    problems = validate_playbook_dir(folder)
+    assert [(p.key, p.message) for p in problems] == [
+        ("steps[0].default", "'maybe' is not one of the choices' values")
+    ]
+    (folder / "cms-binding.yaml").write_text(shipped.replace("    default: not_sure\n", ""))
+    assert [p.key for p in validate_playbook_dir(folder)] == ["steps[0].safe_default"]
+    (folder / "cms-binding.yaml").write_text(
+        shipped.replace(
+            "        next: already-ticked",
+            "        next: already-ticked\n        finding: sku_inactive",
+        )
+    )
+    assert [p.key for p in validate_playbook_dir(folder)] == ["steps[0].choices[2].finding"]

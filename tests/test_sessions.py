@@ -121,3 +121,31 @@ def test_the_audit_log_appends_and_filters_by_session(tmp_path: Path) -> None:
 def test_the_state_dir_comes_from_the_environment(tmp_path: Path) -> None:
     assert state_dir({"ORDER_ASSISTANT_STATE_DIR": str(tmp_path)}) == tmp_path
     assert "order-assistant" in str(state_dir({}))
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_sessions_list_keeps_each_id_and_order_id_on_one_line(
+    columns: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    store = SessionStore(tmp_path)
+    long_order = ORDER.model_copy(update={"order_id": "702-1183344-9902211_FBA"})
+    sessions = [
+        _session(status="needs_input", step_id="check-active"),
+        _session(order=long_order, status="interrupted", step_id="verify-active"),
+    ]
+    for session in sessions:
+        store.save(session)
+    runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": str(columns)})
+    monkeypatch.setenv("ORDER_ASSISTANT_STATE_DIR", str(tmp_path))
+    result = runner.invoke(app, ["sessions", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines), result.stdout
+    for session in sessions:
+        assert any(session.id in line and session.order.order_id in line for line in lines), (
+            result.stdout
+        )
