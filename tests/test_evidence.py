@@ -79,7 +79,8 @@ def test_an_empty_product_list_with_a_stale_index_is_a_reindex_never_a_link(
 def test_guide_apply_yes_never_links_a_product_whose_list_is_empty(
     run: Run, server: VtexServer
 ) -> None:
-    run("guide", *order(WITHOUT_TRADE_POLICY), "--apply", "--yes", store=STALE)
+    result = run("guide", *order(WITHOUT_TRADE_POLICY), "--apply", "--yes", store=STALE)
+    assert result.exit_code == 1  # the index is still stale: the cause remains
     assert [w.path for w in server.writes()] == []
 
 
@@ -234,7 +235,8 @@ def test_a_sku_outside_the_trade_policys_collection_is_never_a_link(
     assert [p for p in gets(server) if "/collection/" in p] == [
         "/api/catalog/pvt/collection/12/products"
     ]
-    run("guide", *order(WITHOUT_TRADE_POLICY), "--apply", "--yes", store=collection)
+    guided = run("guide", *order(WITHOUT_TRADE_POLICY), "--apply", "--yes", store=collection)
+    assert guided.exit_code == 1  # adding to the collection is a manual step
     assert server.writes() == []
 
 

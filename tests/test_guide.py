@@ -85,6 +85,8 @@ def test_the_operators_answers_rule_causes_out(
     answers = {
         **walk_answers(PLAYBOOKS["restock"], checks="yes"),
         **walk_answers(PLAYBOOKS["activate-sku"], checks="yes"),
+        **walk_answers(PLAYBOOKS["add-to-collection"], checks="yes"),
+        **walk_answers(PLAYBOOKS["reindex-product"], checks="yes"),
         **walk_answers(PLAYBOOKS["link-trade-policy"]),
     }
     result = run_cli(
