@@ -56,10 +56,10 @@ from assistant.intake import (
     describe_value,
     field_path,
     parse_sku_flag,
-    printable,
     validation_problem,
 )
 from assistant.models import MAX_ITEMS, Item, OrderContext
+from assistant.safetext import printable
 from assistant.yamlio import DocumentError, parse_json
 
 MAX_ROW_BYTES = 1024 * 1024  # one CSV record or JSON line; CSV counts characters

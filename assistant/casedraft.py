@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.intake import printable
 from assistant.models import Diagnosis, OrderContext
 from assistant.rulesets import RuleBook
+from assistant.safetext import printable
 
 AUDIENCE = {"amazon": "Amazon Seller Support", "vtex_support": "VTEX support"}
 _KNOWN_ISSUE_LINK = "/known-issues/"
