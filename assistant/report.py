@@ -299,7 +299,14 @@ class TriageWriter:
             warning = Text("warning: ", style="yellow").append(printable(str(bad), None))
             self.errors.print(warning, soft_wrap=True)
         if len(self._bad_rows) < _MAX_BAD_ROWS_KEPT:
-            self._bad_rows.append({"row": bad.row, "field": bad.field, "problem": bad.problem})
+            self._bad_rows.append(
+                {
+                    "row": bad.row,
+                    "field": bad.field,
+                    "problem": bad.problem,
+                    "unreadable": bad.unreadable,
+                }
+            )
 
     def __exit__(self, *exc_info: object) -> None:
         if self._progress is not None:
@@ -325,6 +332,8 @@ def render_triage_summary(console: Console, summary: Summary) -> None:
         f"clean on the store side; {summary.blocked_on_store} with any store-side finding; "
         f"{summary.bad_rows} bad row(s) skipped"
     )
+    if summary.unreadable_rows:
+        line += f" ({summary.unreadable_rows} unreadable)"
     console.print(Text(line, style="bold"))
     for title, counts in (
         ("Orders by error", summary.by_error),

@@ -364,3 +364,38 @@ def _any_session(session_id: str) -> Any:
         error_code="sku_inactive",
         mode="offline",
     )
+
+
+# ---- 4. broken CSV rows cost one row, not the rest of the file ----------------------------
+
+
+def test_item4_an_unclosed_quote_or_a_huge_cell_is_one_unreadable_row(
+    run_cli: RunCli, tmp_path: Path, state: Path
+) -> None:
+    export = tmp_path / "orders.csv"
+    lines = [
+        "order_id,error_message,sku_id",
+        "702-0000001,Order with SKU inactive,1",
+        '702-0000002,"Order with SKU inactive,2',  # the quote is never closed
+        "702-0000003,Order with SKU inactive,3",
+        "702-0000004," + "x" * 200_000 + ",4",  # over csv's cell limit
+        "702-0000005,Order with SKU inactive,5",
+        '702-0000006,Order with SKU inactive,"6',  # never closed, at the end of the file
+    ]
+    export.write_text("\n".join(lines) + "\n", "utf-8")
+    result = run_cli("triage", str(export), "--json")
+    assert result.exit_code == 2  # bad rows were skipped
+    document = json.loads(result.stdout)
+    assert [order["row"] for order in document["orders"]] == [2, 4, 6]
+    bad = {row["row"]: row for row in document["bad_rows"]}
+    assert sorted(bad) == [3, 5, 7]
+    assert all(row["unreadable"] for row in bad.values())
+    assert "quote left open" in bad[3]["problem"]  # it ran into row 5's huge cell
+    assert "never closed" in bad[7]["problem"]
+    assert document["summary"]["unreadable_rows"] == 3
+    assert document["summary"]["bad_rows"] == 3
+    for row in ("row 3", "row 5", "row 7"):
+        assert row in result.stderr
+
+    text = run_cli("triage", str(export))
+    assert "3 bad row(s) skipped (3 unreadable)" in " ".join(text.stdout.split())
