@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import pytest
 import yaml
@@ -24,13 +26,15 @@ from assistant.cli import app
 from assistant.playbook import load_playbooks
 from assistant.safetext import spreadsheet_cell
 from assistant.sessions import SessionStore
+from assistant.vtex.redaction import Redactor
 from tests.conftest import EXAMPLES, RunCli
 from tests.guide_answers import walk_answers
 from tests.vtex_server import VtexServer, env_for
 from tests.vtex_store import TRADE_POLICY, healthy_store
 
 KEY = "vtexappkey-hardening-QX7Z2P"
-TOKEN = "HARDENINGTOKEN-b8e1f0c2a9d4-never-shown"
+# A slash and a plus: characters JSON may escape and URLs and forms percent-encode.
+TOKEN = "HARDENINGTOKEN/b8e1f0c2+a9d4=never-shown"
 # An OSC 8 hyperlink, a screen clear, a colour, a bidi override and a zero-width space, and
 # rich markup that must print as itself.
 HOSTILE = "Ama\x1b]8;;https://evil.example\x1b\\zon\x1b[2J\x1b[31m[red]x[/red]\u202etxt\u200b\x9b1m"
@@ -399,3 +403,66 @@ def test_item4_an_unclosed_quote_or_a_huge_cell_is_one_unreadable_row(
 
     text = run_cli("triage", str(export))
     assert "3 bad row(s) skipped (3 unreadable)" in " ".join(text.stdout.split())
+
+
+# ---- 13. the key pair never reaches a recording, in any encoding --------------------------
+
+
+def _views(text: str) -> list[str]:
+    """A text as stored, and decoded the ways a reader (or an attacker) would decode it."""
+    unescaped = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    return [text, unquote(text), unquote_plus(text), unescaped.replace("\\/", "/")]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+
+
+def test_item13_secrets_never_reach_a_recording_in_any_encoding(
+    server: VtexServer, tmp_path: Path
+) -> None:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in TOKEN[:6]) + TOKEN[6:].replace("/", "\\/")
+    store = healthy_store()
+    scenario: dict[str, Any] = store.scenario()
+    scenario["routes"][f"GET /api/catalog_system/pub/saleschannel/{TRADE_POLICY}"] = {
+        # A JSON string with escapes, and both secrets in the response headers.
+        "text": f'{{"Id": {TRADE_POLICY}, "Name": "{escaped}", "IsActive": true}}',
+        "headers": {"Content-Type": f"application/json; x={KEY}", "Retry-After": TOKEN},
+    }
+    scenario["routes"]["GET /api/fulfillment/pvt/affiliates/MZN"] = {
+        # A form, percent-encoded both ways.
+        "text": f"appToken={quote_plus(TOKEN)}&appKey={quote(KEY, safe='')}&t={quote(TOKEN)}",
+        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+    }
+    server.set_scenario(scenario)
+    recording = tmp_path / "run.json"
+    result = online(server, "diagnose", *ORDER_ARGS, "--record", str(recording))
+    assert result.exit_code in (0, 3), result.stderr
+    stored = recording.read_text("utf-8")
+    exchanges = json.loads(stored)["exchanges"]
+    assert any(e["path"].startswith("/api/fulfillment/pvt/affiliates") for e in exchanges)
+    texts = [stored, result.stdout, result.stderr, *_strings(exchanges)]
+    leaks = [t for t in texts for view in _views(t) if TOKEN in view or KEY in view]
+    assert leaks == []
+
+
+def test_item13_a_short_or_placeholder_key_is_refused_and_words_are_not_masked(
+    server: VtexServer,
+) -> None:
+    for key, token in (("abc", TOKEN), (KEY, "changeme"), (KEY, "<your-app-token-here>")):
+        env = {**env_for(server, app_key=key, app_token=token), "NO_COLOR": "1"}
+        result = CliRunner(env=env).invoke(app, ["diagnose", *ORDER_ARGS], catch_exceptions=False)
+        assert result.exit_code == 2
+        assert "not a real VTEX key or token" in result.stderr
+        assert token not in result.stderr
+    redactor = Redactor([KEY, TOKEN])
+    assert redactor.text("linked to lin") == "linked to lin"
+    assert redactor.text(f"key {KEY}.") == "key ***."
