@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 
 from assistant.cli import app
 from assistant.playbook import load_playbooks
+from assistant.regexsafety import backtracking_problem
 from assistant.safetext import spreadsheet_cell
 from assistant.sessions import SessionStore
 from assistant.vtex.redaction import Redactor
@@ -466,3 +467,43 @@ def test_item13_a_short_or_placeholder_key_is_refused_and_words_are_not_masked(
     redactor = Redactor([KEY, TOKEN])
     assert redactor.text("linked to lin") == "linked to lin"
     assert redactor.text(f"key {KEY}.") == "key ***."
+
+
+# ---- 14. a ruleset cannot hang a run --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"(a+)+$", r"^(\w+\s?)*:$", r"(.*,)*x", r"(?:a|ab)*c", r"(x{1,9})+y"]
+)
+def test_item14_patterns_that_backtrack_catastrophically_are_refused(
+    run_cli: RunCli, tmp_path: Path, state: Path, pattern: str
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    ruleset = {
+        "error": {
+            "code": "runaway_pattern",
+            "title": "Runaway",
+            "patterns": [pattern],
+            "next_steps": ["x"],
+        }
+    }
+    (rules / "runaway.yaml").write_text(json.dumps(ruleset), "utf-8")
+    # A near-miss message that would take minutes to reject with (a+)+$ and the like.
+    order = tmp_path / "order.json"
+    message = "a" * 40 + "!"
+    order.write_text(json.dumps({"order_id": "702-1", "error_message": message}), "utf-8")
+
+    validated = run_cli("rules", "validate", str(rules))
+    assert validated.exit_code == 2
+    assert "runaway.yaml: error.patterns[0]:" in validated.stderr
+    assert "backtrack catastrophically" in validated.stderr
+    loaded = run_cli("diagnose", str(order), "--rules-dir", str(rules))
+    assert loaded.exit_code == 2
+    assert "backtrack catastrophically" in loaded.stderr
+    assert loaded.stdout == ""
+
+
+@pytest.mark.parametrize("pattern", [r"(a++)+$", r"(?>a+)+$", r"(?:sku|item)s?\s+(\d+)"])
+def test_item14_safe_patterns_are_kept(pattern: str) -> None:
+    assert backtracking_problem(pattern) is None
