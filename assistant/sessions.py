@@ -165,6 +165,8 @@ class SessionStore:
                 "see `order-assistant sessions list`"
             )
         path = self.sessions_dir / f"{session_id}.json"
+        if path.is_symlink():  # it would be written through the link at the next step
+            raise SessionError(f"{path}: is a symbolic link; a session file must be a plain file")
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -189,6 +191,9 @@ class SessionStore:
         """Every readable session, newest first; unreadable files are skipped."""
         found = []
         for path in self._session_files():
+            if path.is_symlink():
+                self.warnings.append(f"{path}: skipped: a symbolic link, not a session file")
+                continue
             try:
                 found.append(Session.model_validate_json(path.read_bytes().decode("utf-8")))
             except OSError as exc:

@@ -23,10 +23,11 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from assistant.cli import app
+from assistant.errors import InputError
 from assistant.playbook import load_playbooks
 from assistant.regexsafety import backtracking_problem
 from assistant.safetext import spreadsheet_cell
-from assistant.sessions import SessionStore
+from assistant.sessions import Session, SessionStore
 from assistant.vtex.redaction import Redactor
 from tests.conftest import EXAMPLES, RunCli
 from tests.guide_answers import walk_answers
@@ -348,27 +349,16 @@ def test_item12_state_is_private_and_writes_never_follow_a_link(
     target = tmp_path / "elsewhere.json"
     target.write_text("keep me")
     session_file = state / "sessions" / f"{session_id}.json"
+    session = Session.model_validate_json(session_file.read_text("utf-8"))
     session_file.unlink()
     session_file.symlink_to(target)
-    store = SessionStore(state)
-    with pytest.raises(Exception, match="symbolic link"):
-        store.save(_any_session(session_id))
+    resumed = run_cli("guide", "--resume", session_id, "--yes", "--answers", str(answers))
+    assert resumed.exit_code == 2
+    assert "symbolic link" in resumed.stderr
     assert target.read_text() == "keep me"
-
-
-def _any_session(session_id: str) -> Any:
-    from assistant.models import OrderContext
-    from assistant.sessions import Session
-
-    order = OrderContext(order_id="702-1", error_message="x")
-    return Session(
-        id=session_id,
-        created_at="x",
-        updated_at="x",
-        order=order,
-        error_code="sku_inactive",
-        mode="offline",
-    )
+    with pytest.raises(InputError, match="symbolic link"):
+        SessionStore(state).save(session)
+    assert target.read_text() == "keep me"
 
 
 # ---- 4. broken CSV rows cost one row, not the rest of the file ----------------------------
