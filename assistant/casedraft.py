@@ -91,8 +91,9 @@ def case_draft(case: CaseInput) -> str:
     lines += ["", "## Evidence that the store side is clean", ""]
     passed = [c for c in diagnosis.checks if c.outcome == "pass"]
     evidence = [f"- {_inline(c.detail)}" for c in passed]
+    titles = {name: spec.title for name, spec in case.rulebook.checks.items()}
     evidence += [
-        f"- {case.rulebook.checks[check].title if check in case.rulebook.checks else check}"
+        f"- {_inline(titles.get(check, check))}"
         f"{f' (SKU {sku})' if sku else ''}: confirmed by the store's operator"
         for check, sku, passes in case.operator_answers
         if passes
@@ -108,13 +109,17 @@ def case_draft(case: CaseInput) -> str:
             lines += [
                 "",
                 heading,
-                *(f"- {f.title}{f' (SKU {f.sku_id})' if f.sku_id else ''}" for f in listed),
+                *(
+                    f"- {_inline(f.title)}{f' (SKU {f.sku_id})' if f.sku_id else ''}"
+                    for f in listed
+                ),
             ]
     lines += ["", "## What we found", ""]
     for finding in diagnosis.findings:
         if finding.owner == "store":
             continue
-        lines.append(f"- {finding.title}{f' (SKU {finding.sku_id})' if finding.sku_id else ''}")
+        sku = f" (SKU {finding.sku_id})" if finding.sku_id else ""
+        lines.append(f"- {_inline(finding.title)}{sku}")
         lines += [f"  - {_inline(line)}" for line in finding.evidence if line]
     if case.to == "vtex_support":
         lines += _vtex_support_section(case)
@@ -142,7 +147,7 @@ def _vtex_support_section(case: CaseInput) -> list[str]:
             title = next(
                 spec.title for spec in case.rulebook.findings.values() if spec.help == link
             )
-            lines.append(f"- {title}: {link}")
+            lines.append(f"- {_inline(title)}: {_inline(link)}")
     return lines
 
 

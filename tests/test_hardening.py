@@ -22,8 +22,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
+from assistant.casedraft import CaseInput, case_draft
 from assistant.cli import app
+from assistant.diagnose import Diagnoser
 from assistant.errors import InputError
+from assistant.models import Diagnosis, ErrorInfo, Finding, OrderContext
 from assistant.playbook import load_playbooks
 from assistant.regexsafety import backtracking_problem
 from assistant.safetext import spreadsheet_cell
@@ -497,3 +500,35 @@ def test_item14_patterns_that_backtrack_catastrophically_are_refused(
 @pytest.mark.parametrize("pattern", [r"(a++)+$", r"(?>a+)+$", r"(?:sku|item)s?\s+(\d+)"])
 def test_item14_safe_patterns_are_kept(pattern: str) -> None:
     assert backtracking_problem(pattern) is None
+
+
+def test_item1_case_drafts_escape_ruleset_titles(diagnoser: Diagnoser) -> None:
+    context = OrderContext(order_id="702-1", error_message="Order with SKU out of stock")
+    finding = Finding(
+        code="amazon_order_data",
+        title=HOSTILE,  # as a user ruleset may word it
+        status="confirmed",
+        owner="amazon",
+        playbook="contact-amazon",
+        rule="r",
+    )
+    diagnosis = Diagnosis(
+        order_id="702-1",
+        mode="offline",
+        error=ErrorInfo(code="sku_out_of_stock", title="t", message=context.error_message),
+        findings=[finding, finding.model_copy(update={"owner": "store"})],
+        checks=[],
+        next_steps=[],
+    )
+    for to in ("amazon", "vtex_support"):
+        case = CaseInput(
+            to=to,
+            context=context,
+            diagnosis=diagnosis,
+            vtex_sku_ids={},
+            operator_answers=[("sku_active", None, True)],
+            rulebook=diagnoser.rulebook,
+        )
+        text = case_draft(case)
+        assert_no_escape(text)
+        assert "\\x1b[2J" in text
