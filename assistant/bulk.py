@@ -56,10 +56,10 @@ from assistant.intake import (
     describe_value,
     field_path,
     parse_sku_flag,
-    printable,
     validation_problem,
 )
 from assistant.models import MAX_ITEMS, Item, OrderContext
+from assistant.safetext import printable
 from assistant.yamlio import DocumentError, parse_json
 
 MAX_ROW_BYTES = 1024 * 1024  # one CSV record or JSON line; CSV counts characters
@@ -109,6 +109,9 @@ class BadRow:
     row: int
     field: str | None
     problem: str
+    # The row could not even be split into cells (broken quoting, a cell over the cap), as
+    # opposed to cells that were read but refused: counted apart in the triage summary.
+    unreadable: bool = False
 
     def __str__(self) -> str:
         # Values inside `problem` are escaped already; escaping again is harmless (idempotent)
@@ -415,28 +418,52 @@ class _CellProblem(Exception):
 
 class _CappedLines:
     """Feeds csv.reader one physical line at a time and refuses a record over the cap, so a
-    file without line breaks (or with an unclosed quote) cannot fill the memory."""
+    file without line breaks (or with an unclosed quote) cannot fill the memory.
+
+    It also keeps the physical lines of the record being read, so that a record that cannot be
+    read (a quote never closed, a cell over the cap) costs one row, not the rest of the file:
+    its first line is the bad row and the lines after it are read again as rows of their own
+    (`give_back`). Each failure drops at least that first line, so this always ends."""
 
     def __init__(self, stream: IO[str], limit: int = MAX_ROW_BYTES) -> None:
         self.stream = stream
         self.limit = limit
+        self.record: list[str] = []  # the physical lines of the current record
         self.record_size = 0
+        self.ended_inside = False  # the file ended while the reader still wanted a line
+        self._again: list[str] = []  # lines given back, last first
 
     def __iter__(self) -> _CappedLines:
         return self
 
     def __next__(self) -> str:
-        line: str = self.stream.readline(self.limit + 1)
+        if self._again:
+            line = self._again.pop()
+        else:
+            line = self.stream.readline(self.limit + 1)
+            if len(line) > self.limit:  # one physical line over the cap: drop all of it
+                self._skip_rest_of_line(line)
+                raise _RowTooLarge
         if not line:
+            self.ended_inside = bool(self.record)
             raise StopIteration
+        self.record.append(line)
         self.record_size += len(line)
         if self.record_size > self.limit:
-            self._skip_rest_of_line(line)
             raise _RowTooLarge
         return line
 
     def new_record(self) -> None:
+        self.record = []
         self.record_size = 0
+        self.ended_inside = False
+
+    def give_back(self) -> int:
+        """The current record is unreadable: read every line after its first again; how many."""
+        again = self.record[1:]
+        self._again.extend(reversed(again))
+        self.new_record()
+        return len(again)
 
     def _skip_rest_of_line(self, line: str) -> None:
         while line and not line.endswith(("\n", "\r")):
@@ -459,7 +486,7 @@ def _csv_rows(path: Path, name: str, columns: Mapping[str, str]) -> _Reader:
             if values is None:
                 return
             if isinstance(values, str):
-                yield BadRow(name, number, None, values)
+                yield BadRow(name, number, None, values, unreadable=True)
             elif values != header:  # `cat`-joined exports repeat the header: skip it
                 yield _table_row(number, values, fields)
 
@@ -468,11 +495,22 @@ def _csv_record(reader: Iterator[list[str]], lines: _CappedLines) -> list[str] |
     """The next record's cells; a problem (str) if it cannot be read; None at the end."""
     lines.new_record()
     try:
-        return next(reader, None)
+        values = next(reader, None)
     except csv.Error as exc:
-        return f"is not valid CSV ({exc})"
+        problem = f"is not valid CSV ({exc})"
     except _RowTooLarge:
-        return f"is larger than {MAX_ROW_BYTES} characters"
+        problem = f"is larger than {MAX_ROW_BYTES} characters"
+    else:
+        if not lines.ended_inside:
+            return values
+        # csv.reader (not strict) would return the rest of the file as this row's last cell.
+        problem = "has a quote that is never closed"
+    spans = len(lines.record)
+    if lines.give_back():
+        if "quote" not in problem:
+            problem += f" across {spans} lines: is a quote left open?"
+        problem += "; the lines after its first are read as rows of their own"
+    return problem
 
 
 def _first_csv_line(lines: _CappedLines, name: str) -> tuple[int, str]:
@@ -507,7 +545,8 @@ def _jsonl_rows(path: Path, name: str, columns: Mapping[str, str]) -> _Reader:
             if len(line) > MAX_ROW_BYTES:
                 while line and not line.endswith(b"\n"):  # skip to the next line
                     line = stream.readline(MAX_ROW_BYTES)
-                yield BadRow(name, number, None, f"is longer than {MAX_ROW_BYTES} bytes")
+                problem = f"is longer than {MAX_ROW_BYTES} bytes"
+                yield BadRow(name, number, None, problem, unreadable=True)
                 continue
             row = _json_row(name, number, line.removeprefix(b"\xef\xbb\xbf"), keys)
             if row is not None:
@@ -532,14 +571,16 @@ def _json_row(name: str, number: int, line: bytes, keys: _JsonKeys) -> _Row | Ba
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return BadRow(name, number, None, f"is not UTF-8 text (byte {exc.start + 1})")
+        problem = f"is not UTF-8 text (byte {exc.start + 1})"
+        return BadRow(name, number, None, problem, unreadable=True)
     if not text.strip():
         return None
     try:
         document = parse_json(text)
     except DocumentError as exc:
         # One line is one document: "line 1" would contradict the row number.
-        return BadRow(name, number, None, str(exc).replace("at line 1, column", "at column"))
+        problem = str(exc).replace("at line 1, column", "at column")
+        return BadRow(name, number, None, problem, unreadable=True)
     if not isinstance(document, dict):
         return BadRow(
             name,

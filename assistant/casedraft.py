@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.intake import printable
 from assistant.models import Diagnosis, OrderContext
 from assistant.rulesets import RuleBook
+from assistant.safetext import printable
 
 AUDIENCE = {"amazon": "Amazon Seller Support", "vtex_support": "VTEX support"}
 _KNOWN_ISSUE_LINK = "/known-issues/"
@@ -105,12 +105,16 @@ def case_draft(case: CaseInput) -> str:
             lines += [
                 "",
                 heading,
-                *(f"- {f.title}{f' (SKU {f.sku_id})' if f.sku_id else ''}" for f in listed),
+                *(
+                    f"- {_inline(f.title)}{f' (SKU {f.sku_id})' if f.sku_id else ''}"
+                    for f in listed
+                ),
             ]
     lines += ["", "## What we found", ""]
     found = [f for f in diagnosis.findings if f.owner != "store"]
     for finding in found:
-        lines.append(f"- {finding.title}{f' (SKU {finding.sku_id})' if finding.sku_id else ''}")
+        sku = f" (SKU {finding.sku_id})" if finding.sku_id else ""
+        lines.append(f"- {_inline(finding.title)}{sku}")
         lines += [f"  - {_inline(line)}" for line in finding.evidence if line]
     if not found:
         lines.append(
@@ -148,7 +152,7 @@ def _checked(case: CaseInput) -> list[str]:
 
 def _title(case: CaseInput, check: str) -> str:
     spec = case.rulebook.checks.get(check)
-    return spec.title if spec else check
+    return _inline(spec.title if spec else check)
 
 
 def _vtex_support_section(case: CaseInput) -> list[str]:
@@ -166,7 +170,7 @@ def _vtex_support_section(case: CaseInput) -> list[str]:
             title = next(
                 spec.title for spec in case.rulebook.findings.values() if spec.help == link
             )
-            lines.append(f"- {title}: {link}")
+            lines.append(f"- {_inline(title)}: {_inline(link)}")
     return lines
 
 

@@ -6,7 +6,7 @@ so `--help`, `--version` and shell completion start fast.
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from assistant.errors import Problem
     from assistant.intake import FlagValues
     from assistant.models import OrderContext
+    from assistant.sessions import SessionStore
     from assistant.vtex import VtexClient
 
 app = typer.Typer(
@@ -100,7 +101,7 @@ def _say(label: str, message: str) -> None:
     characters escaped, since file names and ids come from the user), never wrapped."""
     from rich.markup import escape
 
-    from assistant.intake import printable
+    from assistant.safetext import printable
 
     text = escape(printable(message, limit=None))
     _stderr().print(f"{label} {text}" if label else text, soft_wrap=True, emoji=False)
@@ -247,11 +248,20 @@ def _read_order(
 
 @contextmanager
 def _vtex(
-    wanted: bool | None, record: Path | None, replay: Path | None
+    wanted: bool | None,
+    record: Path | None,
+    replay: Path | None,
+    inputs: "list[Path | None] | None" = None,
 ) -> "Iterator[VtexClient | None]":
     """The VTEX client when the run is online: --replay, --online, or credentials in the
-    environment (unless --offline). A recording is saved when the run ends, even on failure."""
+    environment (unless --offline). A recording is saved when the run ends, even on failure;
+    one that would overwrite an input (`inputs`, the replayed file) or a link is refused first."""
     import os
+
+    if record is not None:
+        from assistant.outfiles import check_output
+
+        check_output(record, [*(inputs or []), replay], "the recording")
 
     if wanted is False and (record or replay):
         _fail("--record and --replay need online checks; drop --offline", EXIT_USAGE)
@@ -306,7 +316,7 @@ def diagnose(
             order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         )
         diagnoser = _diagnoser(rules_dir)
-        with _vtex(online, record, replay) as client:
+        with _vtex(online, record, replay, [_input_path(order)]) as client:
             diagnosis = diagnoser.diagnose(context, client)
         if json_output:
             sys.stdout.write(diagnosis.model_dump_json(indent=2) + "\n")
@@ -345,7 +355,7 @@ def verify(
             order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         )
         diagnoser = _diagnoser(rules_dir)
-        with _vtex(True, record, replay) as client:
+        with _vtex(True, record, replay, [_input_path(order)]) as client:
             report = verify_report(diagnoser.diagnose(context, client))
         if json_output:
             sys.stdout.write(report.model_dump_json(indent=2) + "\n")
@@ -386,7 +396,10 @@ def triage(
         Path | None,
         typer.Option(
             "--csv",
-            help="Also write one row per order and finding to this CSV file.",
+            help="Also write one row per order and finding to this CSV file. A cell that a "
+            "spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage "
+            "return) is written with a leading ' so it shows as text (OWASP CSV injection). "
+            "Refused if it is the input file or a symbolic link.",
             dir_okay=False,
             show_default=False,
         ),
@@ -408,6 +421,10 @@ def triage(
     summary = Summary()
     with _user_errors():
         columns = parse_column_mapping(column or [])
+        if csv_out is not None:
+            from assistant.outfiles import check_output
+
+            check_output(csv_out, [file], "the CSV report")
         rows = read_orders(file, columns)
         diagnoser = _diagnoser(rules_dir)
         with (
@@ -504,10 +521,11 @@ def guide(
     from assistant.playbook import load_playbooks
     from assistant.sessions import SessionStore, state_dir
 
-    with _user_errors():
+    with _user_errors(), ExitStack() as held:  # held: the session's lock, released on exit
         diagnoser = _diagnoser(rules_dir)
         playbooks = load_playbooks(playbooks_dir or [], rulebook=diagnoser.rulebook)
         store = SessionStore(state_dir())
+        _refuse_state_over_inputs(store, [_input_path(order), answers])
         given = _order_flags(
             message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         ).given()
@@ -517,6 +535,8 @@ def guide(
                     "--resume continues a saved session: give no order, order flags or --playbook",
                     EXIT_USAGE,
                 )
+            held.enter_context(store.lock(resume))  # before reading: the other run may save
+            _warn_skipped(store)
             session = store.load(resume)
             if session.status == "done":
                 _say("", f"session {session.id} is already finished; see `sessions show`")
@@ -558,6 +578,8 @@ def guide(
                         context, [playbooks[p] for p in playbook], diagnoser.rulebook
                     )
                 session = Guide.new_session(context, diagnoser.diagnose(context, client), chosen)
+                held.enter_context(store.lock(session.id))
+                _warn_skipped(store)
             runner = Guide(
                 diagnoser=diagnoser,
                 playbooks=playbooks,
@@ -595,6 +617,28 @@ sessions_app = typer.Typer(
 app.add_typer(sessions_app, name="sessions")
 
 
+def _warn_skipped(store: "SessionStore") -> None:
+    """Files the store skipped (unreadable, not UTF-8, not a session), one warning each."""
+    for warning in store.warnings:
+        _say("[yellow]warning:[/]", warning)
+    store.warnings.clear()
+
+
+def _input_path(order: str | None) -> Path | None:
+    """The order file, when the order comes from one (not from flags or standard input)."""
+    return Path(order) if order is not None and order != "-" else None
+
+
+def _refuse_state_over_inputs(store: "SessionStore", inputs: "list[Path | None]") -> None:
+    """The audit log and the session folder are written during the run: refuse, before
+    anything is written, a state folder where they would overwrite an input or be links."""
+    from assistant.outfiles import check_output
+
+    check_output(store.audit_path, inputs, "the audit log")
+    for folder in (store.root, store.sessions_dir, store.cases_dir):
+        check_output(folder, [], "the state folder")
+
+
 @sessions_app.command("list")
 def sessions_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -603,7 +647,9 @@ def sessions_list(
     from assistant.sessions import SessionStore, state_dir, summarise
 
     with _user_errors():
-        sessions = SessionStore(state_dir()).sessions()
+        store = SessionStore(state_dir())
+        sessions = store.sessions()
+        _warn_skipped(store)
         if json_output:
             import json
 
@@ -627,6 +673,7 @@ def sessions_show(
         store = SessionStore(state_dir())
         session = store.load(session_id)
         audit = store.audit_entries(session.id)
+        _warn_skipped(store)
         if json_output:
             import json
 
@@ -826,7 +873,7 @@ def main() -> None:
         # not decide instead, in one line (the traceback on request: it may hold local data).
         if os.environ.get("ORDER_ASSISTANT_DEBUG"):
             raise
-        from assistant.intake import printable
+        from assistant.safetext import printable
 
         sys.stderr.write(
             f"error: internal error ({type(exc).__name__}: {printable(str(exc), 200)}); "

@@ -29,8 +29,8 @@ from assistant.guide import (
     ScriptedPrompter,
     parse_choice,
 )
-from assistant.intake import printable
 from assistant.playbook import Playbook
+from assistant.safetext import printable
 from assistant.sessions import AuditEntry, PlanEntry, Session, summarise
 
 _KIND_LABEL = {
@@ -45,6 +45,7 @@ _STATUS_STYLE = {"done": "green", "ruled_out": "dim", "active": "yellow", "pendi
 
 
 def _plain(text: str) -> str:
+    """Data for a markup string: control characters escaped (safetext), markup escaped."""
     return escape(printable(text, limit=None))
 
 
@@ -57,8 +58,8 @@ class TerminalView:
     def plan(self, session: Session, playbooks: Mapping[str, Playbook]) -> None:
         self._playbooks = playbooks
         self.console.print(
-            f"[bold]Guided session {session.id}[/] for order {_plain(session.order.order_id)} "
-            f"({session.error_code}, {session.mode})"
+            f"[bold]Guided session {_plain(session.id)}[/] for order "
+            f"{_plain(session.order.order_id)} ({_plain(session.error_code)}, {session.mode})"
         )
         if not session.plan:
             self.console.print("No cause to fix was found for this order.")
@@ -175,7 +176,7 @@ class TerminalView:
         if session.status == "paused":
             self.console.print(
                 f"Paused at a manual step. When it is done: order-assistant guide --resume "
-                f"{session.id} (with --answers FILE when there is no terminal)"
+                f"{_plain(session.id)} (with --answers FILE when there is no terminal)"
             )
         elif outcomes & CAUSE_REMAINS or session.verdict == "action_needed":
             self.console.print(
@@ -282,19 +283,19 @@ def render_sessions_list(console: Console, sessions: Sequence[Session]) -> None:
     for session in sessions:
         row = summarise(session)
         table.add_row(
-            row["id"],
+            _plain(row["id"]),
             row["status"],
             _plain(row["order_id"]),
-            row["error_code"],
+            _plain(row["error_code"]),
             _plain(row["at"]),
         )
     console.print(table)
 
 
 def render_session(console: Console, session: Session, audit: Sequence[AuditEntry]) -> None:
-    console.print(f"[bold]Session {session.id}[/] ({session.status}, {session.mode})")
+    console.print(f"[bold]Session {_plain(session.id)}[/] ({session.status}, {session.mode})")
     console.print(f"Order {_plain(session.order.order_id)}: {_plain(session.order.error_message)}")
-    console.print(f"Started {session.created_at}, last saved {session.updated_at}")
+    console.print(f"Started {_plain(session.created_at)}, last saved {_plain(session.updated_at)}")
     view = TerminalView(console)
     view._plan_table(session, {})
     if session.verdict_reason:
@@ -304,8 +305,8 @@ def render_session(console: Console, session: Session, audit: Sequence[AuditEntr
         sku = f" SKU {record.sku_id}" if record.sku_id else ""
         detail = f": {record.detail}" if record.detail else ""
         console.print(
-            f"  {record.time} {record.playbook}.{record.step}{_plain(sku)} "
-            f"[dim]{record.kind}[/] {_plain(record.outcome)}{_plain(detail)}"
+            f"  {_plain(record.time)} {_plain(f'{record.playbook}.{record.step}{sku}')} "
+            f"[dim]{_plain(record.kind)}[/] {_plain(record.outcome)}{_plain(detail)}"
         )
     if not session.history:
         console.print("  (no step taken yet)")
@@ -313,11 +314,12 @@ def render_session(console: Console, session: Session, audit: Sequence[AuditEntr
     for entry in audit:
         detail = f": {entry.detail}" if entry.detail else ""
         console.print(
-            f"  {entry.time} {entry.method} {_plain(entry.path)} {entry.outcome}{_plain(detail)}"
+            f"  {_plain(entry.time)} {_plain(entry.method)} {_plain(entry.path)} "
+            f"{_plain(entry.outcome)}{_plain(detail)}"
         )
     if not audit:
         console.print("  (none)")
     for case in session.cases:
         console.print(f"Case draft: {_plain(case)}")
     if session.status in ("interrupted", "needs_input", "paused", "running"):
-        console.print(f"Resume with: order-assistant guide --resume {session.id}")
+        console.print(f"Resume with: order-assistant guide --resume {_plain(session.id)}")

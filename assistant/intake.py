@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from assistant.errors import InputError
 from assistant.models import ITEM_FIELDS, ORDER_CONTEXT_FIELDS, OrderContext
+from assistant.safetext import printable
 from assistant.yamlio import DocumentError, decode, parse_document, read_capped, read_file_capped
 
 STDIN_NAME = "<stdin>"
@@ -55,13 +56,6 @@ class Intake:
     context: OrderContext
     source: str
     warnings: list[str] = field(default_factory=list)
-
-
-def printable(text: str, limit: int | None = 60) -> str:
-    """A value safe to echo into a terminal: escapes controls, bidi overrides and the like.
-    Idempotent on its own output, so a message may pass through it twice."""
-    shown = text if limit is None or len(text) <= limit else text[:limit] + "..."
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in shown)
 
 
 def parse_sku_flag(value: str) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Rendering for terminals (rich); `--json` needs none of this (models dump themselves).
 
-User-supplied text (order ids, messages, SKU ids) is always wrapped in rich `Text`, never
-interpolated into markup, so a message containing `[bold]` prints as itself.
+Text from data (order ids, messages, SKU ids, VTEX answers, ruleset and playbook wording) goes
+through `safe_text`/`printable` (assistant/safetext.py): control characters are escaped and it is
+never interpolated into markup, so a message containing `[bold]` or an ANSI sequence prints as
+itself.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from assistant.errors import InputError
 from assistant.models import Diagnosis, VerifyReport
+from assistant.outfiles import open_output
 from assistant.rulesets import RuleBook
+from assistant.safetext import printable, safe_text, spreadsheet_cell
 
 if TYPE_CHECKING:
     from assistant.bulk import BadRow
@@ -43,15 +46,15 @@ def render_diagnosis(
 ) -> None:
     error_spec = rulebook.errors[diagnosis.error.code]
     header = Text()
-    header.append(f"{diagnosis.error.title}", style="bold")
-    header.append(f"  ({diagnosis.error.code})\n", style="dim")
-    header.append("Order ", style="dim").append(diagnosis.order_id)
+    header.append(printable(diagnosis.error.title, None), style="bold")
+    header.append(f"  ({printable(diagnosis.error.code, None)})\n", style="dim")
+    header.append("Order ", style="dim").append(printable(diagnosis.order_id, None))
     header.append(f"  ·  {diagnosis.mode}\n", style="dim")
-    header.append("Message ", style="dim").append(diagnosis.error.message)
+    header.append("Message ", style="dim").append(printable(diagnosis.error.message, None))
     for name, value in diagnosis.error.params.items():
-        header.append(f"\n{name} ", style="dim").append(value)
+        header.append(f"\n{printable(name, None)} ", style="dim").append(printable(value, None))
     if error_spec.summary:
-        header.append(f"\n\n{error_spec.summary}")
+        header.append(f"\n\n{printable(error_spec.summary, None)}")
     border = "yellow" if diagnosis.recognised else "red"
     console.print(Panel(header, title=f"order-assistant {command}", border_style=border))
 
@@ -66,13 +69,13 @@ def render_diagnosis(
     if paths:
         console.print(Text("Where to look in the Admin", style="bold"))
         for path, link in paths:
-            line = Text("  • ").append(path)
+            line = Text("  • ").append(printable(path, None))
             if link:
-                line.append(f"\n    {link}", style="dim")
+                line.append(f"\n    {printable(link, None)}", style="dim")
             console.print(line)
     console.print(Text("Next steps", style="bold"))
     for number, step in enumerate(diagnosis.next_steps, start=1):
-        console.print(Text(f"  {number}. ").append(step))
+        console.print(Text(f"  {number}. ").append(printable(step, None)))
 
 
 _VERDICT_STYLE = {"clean": "green", "action_needed": "red", "undecided": "yellow"}
@@ -85,7 +88,7 @@ _VERDICT_TITLE = {
 
 def render_verify(console: Console, report: VerifyReport, rulebook: RuleBook) -> None:
     render_diagnosis(console, report, rulebook, command="verify")
-    body = Text(report.reason)
+    body = safe_text(report.reason)
     console.print(
         Panel(
             body, title=_VERDICT_TITLE[report.verdict], border_style=_VERDICT_STYLE[report.verdict]
@@ -102,14 +105,14 @@ def _findings_table(diagnosis: Diagnosis) -> Table:
     table.add_column("owner", no_wrap=True)
     table.add_column("playbook", style="cyan", no_wrap=True)
     for number, finding in enumerate(diagnosis.findings, start=1):
-        title = Text(finding.title).append(f"\n{finding.code}", style="dim")
+        title = safe_text(finding.title).append(f"\n{printable(finding.code, None)}", style="dim")
         table.add_row(
             str(number),
             title,
-            Text(finding.sku_id or "–"),
+            safe_text(finding.sku_id or "–"),
             Text(finding.status, style=_STATUS_STYLE[finding.status]),
             _OWNER_LABEL[finding.owner],
-            finding.playbook,
+            safe_text(finding.playbook),
         )
     return table
 
@@ -118,7 +121,7 @@ def _evidence(console: Console, diagnosis: Diagnosis) -> None:
     console.print(Text("Evidence", style="bold"))
     for number, finding in enumerate(diagnosis.findings, start=1):
         for line in finding.evidence:
-            console.print(Text(f"  {number}. ", style="dim").append(line))
+            console.print(Text(f"  {number}. ", style="dim").append(printable(line, None)))
 
 
 def _checks_table(diagnosis: Diagnosis) -> Table:
@@ -129,10 +132,10 @@ def _checks_table(diagnosis: Diagnosis) -> Table:
     table.add_column("detail")
     for check in diagnosis.checks:
         table.add_row(
-            check.name,
-            Text(check.sku_id or "–"),
+            safe_text(check.name),
+            safe_text(check.sku_id or "–"),
             Text(check.outcome, style=_OUTCOME_STYLE[check.outcome]),
-            Text(check.detail),
+            safe_text(check.detail),
         )
     return table
 
@@ -160,11 +163,11 @@ def render_rules_list(console: Console, rulebook: RuleBook) -> None:
     table.add_column("file", style="dim")
     for error in rulebook.errors.values():
         table.add_row(
-            Text(error.code),
-            Text(error.title),
+            safe_text(error.code),
+            safe_text(error.title),
             str(len(error.patterns)),
             str(len(rulebook.rules_for(error.code))),
-            Text(_short(error.source)),
+            safe_text(_short(error.source)),
         )
     console.print(table)
 
@@ -172,20 +175,21 @@ def render_rules_list(console: Console, rulebook: RuleBook) -> None:
 def render_rules_show(console: Console, rulebook: RuleBook, code: str) -> None:
     error = rulebook.errors[code]
     body = Text()
-    body.append(error.title, style="bold").append(f"  ({error.code})\n", style="dim")
+    body.append(printable(error.title, None), style="bold")
+    body.append(f"  ({printable(error.code, None)})\n", style="dim")
     if error.summary:
-        body.append(error.summary + "\n")
-    body.append("file ", style="dim").append(_short(error.source) + "\n")
+        body.append(printable(error.summary, None) + "\n")
+    body.append("file ", style="dim").append(printable(_short(error.source), None) + "\n")
     if error.help:
-        body.append("help ", style="dim").append(error.help + "\n")
+        body.append("help ", style="dim").append(printable(error.help, None) + "\n")
     if error.params:
-        body.append("params ", style="dim").append(", ".join(error.params) + "\n")
+        body.append("params ", style="dim").append(printable(", ".join(error.params), None) + "\n")
     body.append("patterns (Python re, case-insensitive, on the normalised message)\n", style="bold")
     for pattern in error.patterns:
-        body.append(f"  {pattern.pattern}\n")
+        body.append(f"  {printable(pattern.pattern, None)}\n")
     if error.checks:
-        body.append("checks ", style="bold").append(", ".join(error.checks) + "\n")
-    console.print(Panel(body, title=f"rules show {code}"))
+        body.append("checks ", style="bold").append(printable(", ".join(error.checks), None) + "\n")
+    console.print(Panel(body, title=Text(f"rules show {printable(code, None)}")))
     rules = rulebook.rules_for(code)
     if rules:
         table = Table(title="Rules", title_justify="left")
@@ -194,18 +198,18 @@ def render_rules_show(console: Console, rulebook: RuleBook, code: str) -> None:
         for rule in rules:
             finding = rulebook.findings[rule.finding]
             table.add_row(
-                rule.name,
-                rule.finding,
-                rule.status,
+                safe_text(rule.name),
+                safe_text(rule.finding),
+                safe_text(rule.status),
                 str(rule.pri),
                 "yes" if rule.per_item else "no",
                 _OWNER_LABEL[finding.owner],
-                finding.playbook,
+                safe_text(finding.playbook),
             )
         console.print(table)
     console.print(Text("Next steps", style="bold"))
     for number, step in enumerate(error.next_steps, start=1):
-        console.print(Text(f"  {number}. ").append(step))
+        console.print(Text(f"  {number}. ").append(printable(step, None)))
 
 
 def _short(path: str) -> str:
@@ -252,12 +256,8 @@ class TriageWriter:
         if self.csv_path is not None:
             from assistant.triage import CSV_COLUMNS
 
-            try:
-                self._csv_file = self.csv_path.open("w", newline="", encoding="utf-8")
-            except OSError as exc:
-                raise InputError(
-                    str(self.csv_path), f"cannot be written ({exc.strerror})"
-                ) from None
+            # Never through a symbolic link, even one planted after the CLI's check.
+            self._csv_file = open_output(self.csv_path, "the CSV report")
             self._csv = csv.writer(self._csv_file)
             self._csv.writerow(CSV_COLUMNS)
         if self.json_output:
@@ -290,15 +290,23 @@ class TriageWriter:
                 self.stdout.write(f'{separator}{{"row": {result.order.row}, {result.json()[1:]}')
                 self._first = False
             if self._csv is not None:
-                self._csv.writerows(csv_rows(result))
+                self._csv.writerows([spreadsheet_cell(c) for c in row] for row in csv_rows(result))
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
     def _bad_row(self, bad: BadRow) -> None:
         if self.summary.bad_rows <= _MAX_BAD_ROWS_SHOWN:
-            self.errors.print(Text("warning: ", style="yellow").append(str(bad)), soft_wrap=True)
+            warning = Text("warning: ", style="yellow").append(printable(str(bad), None))
+            self.errors.print(warning, soft_wrap=True)
         if len(self._bad_rows) < _MAX_BAD_ROWS_KEPT:
-            self._bad_rows.append({"row": bad.row, "field": bad.field, "problem": bad.problem})
+            self._bad_rows.append(
+                {
+                    "row": bad.row,
+                    "field": bad.field,
+                    "problem": bad.problem,
+                    "unreadable": bad.unreadable,
+                }
+            )
 
     def __exit__(self, *exc_info: object) -> None:
         if self._progress is not None:
@@ -324,6 +332,8 @@ def render_triage_summary(console: Console, summary: Summary) -> None:
         f"clean on the store side; {summary.blocked_on_store} with any store-side finding; "
         f"{summary.bad_rows} bad row(s) skipped"
     )
+    if summary.unreadable_rows:
+        line += f" ({summary.unreadable_rows} unreadable)"
     console.print(Text(line, style="bold"))
     for title, counts in (
         ("Orders by error", summary.by_error),
@@ -336,7 +346,7 @@ def render_triage_summary(console: Console, summary: Summary) -> None:
             table.add_column("share", justify="right")
             for code, count in counts.most_common():
                 share = f"{100 * count / summary.orders:.1f}%" if summary.orders else "–"
-                table.add_row(Text(code), str(count), share)
+                table.add_row(safe_text(code), str(count), share)
             console.print(table)
     top = summary.top_skus()
     if top:
@@ -347,10 +357,10 @@ def render_triage_summary(console: Console, summary: Summary) -> None:
             )
         for sku_id, load in top:
             table.add_row(
-                Text(sku_id),
+                safe_text(sku_id),
                 str(load.orders),
                 str(load.units),
-                Text(", ".join(sorted(load.findings))),
+                safe_text(", ".join(sorted(load.findings))),
             )
         console.print(table)
 
@@ -381,9 +391,9 @@ def render_playbooks_list(console: Console, playbooks: Mapping[str, Playbook]) -
     table.add_column("steps", justify="right")
     for playbook in sorted(playbooks.values(), key=lambda p: p.id):
         table.add_row(
-            Text(playbook.id),
-            Text(playbook.title),
-            Text("\n".join(playbook.findings)),
+            safe_text(playbook.id),
+            safe_text(playbook.title),
+            Text("\n".join(printable(f, None) for f in playbook.findings)),
             "yes" if playbook.fixes else "no",
             str(len(playbook.steps)),
         )
@@ -408,22 +418,25 @@ def render_playbook_show(console: Console, playbook: Playbook) -> None:
     from rich.padding import Padding
 
     body = Text()
-    body.append(playbook.title, style="bold").append(f"  ({playbook.id})\n", style="dim")
-    body.append(playbook.summary + "\n")
-    body.append("file ", style="dim").append(_short(playbook.source) + "\n")
-    body.append("findings ", style="dim").append(", ".join(playbook.findings) + "\n")
+    body.append(printable(playbook.title, None), style="bold")
+    body.append(f"  ({printable(playbook.id, None)})\n", style="dim")
+    body.append(printable(playbook.summary, None) + "\n")
+    body.append("file ", style="dim").append(printable(_short(playbook.source), None) + "\n")
+    body.append("findings ", style="dim").append(printable(", ".join(playbook.findings), None))
+    body.append("\n")
     body.append("fixes ", style="dim").append(
         "yes: ends by reprocessing the order" if playbook.fixes else "no: nothing to reprocess"
     )
-    console.print(Panel(body, title=f"playbooks show {playbook.id}"))
+    console.print(Panel(body, title=Text(f"playbooks show {printable(playbook.id, None)}")))
     for number, step in enumerate(playbook.steps, start=1):
         following = playbook.steps[number].id if number < len(playbook.steps) else "end"
         head = Text(f"{number:>2}. ", style="bold")
         head.append(step.kind, style=_KIND_STYLE[step.kind])
         detail = step.check or step.action or step.to
         if detail:
-            head.append(f" {detail}", style=_KIND_STYLE[step.kind])
-        head.append(f"  {step.id}", style="dim").append("  ").append(step.title, style="bold")
+            head.append(f" {printable(detail, None)}", style=_KIND_STYLE[step.kind])
+        head.append(f"  {printable(step.id, None)}", style="dim").append("  ")
+        head.append(printable(step.title, None), style="bold")
         console.print(head)
         lines: list[tuple[str, str]] = []
         if step.text:
@@ -442,5 +455,5 @@ def render_playbook_show(console: Console, playbook: Playbook) -> None:
             lines.append(("", "waits until you say it is done"))
         lines.append(("", " · ".join(_branches(step, following))))
         for label, value in lines:
-            line = Text(label, style="dim").append(value, style="")
+            line = safe_text(label, style="dim").append(printable(value, None), style="")
             console.print(Padding(line, (0, 0, 0, 6), expand=False))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import Problem, RulesetError
+from assistant.regexsafety import backtracking_problem
 from assistant.resources import builtin_dir
 from assistant.yamlio import DocumentError, load_ruleset_yaml
 
@@ -440,6 +441,11 @@ class _Builder:
                 pattern = re.compile(text, re.IGNORECASE)
             except re.error as exc:
                 self.report.add(path, key, f"does not compile: {exc}")
+                continue
+            # Checked before any message meets it: `re` has no time limit to fall back on.
+            runaway = backtracking_problem(text)
+            if runaway is not None:
+                self.report.add(path, key, runaway)
                 continue
             groups = set(pattern.groupindex)
             if groups != params:

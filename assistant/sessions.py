@@ -6,8 +6,12 @@
 
 A session file is replaced atomically (written beside it, flushed to disk, then renamed over
 it), so a process killed at any moment leaves either the previous step's file or the new one,
-never half of one. Nothing secret is ever put in these files: the order context is the
-operator's input, and every text that came from an API response is redacted by the client.
+never half of one. One process at a time walks a session: `<id>.lock` beside it holds the pid
+of the run that has it (see `SessionStore.lock`). The folders are 0700 and the files 0600 (they
+hold order data), and no write goes through a symbolic link. A file that cannot be read is
+reported (`SessionStore.warnings`) and skipped, so one bad file never hides the others.
+Nothing secret is ever put in these files: the order context is the operator's input, and
+every text that came from an API response is redacted by the client.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.errors import AssistantError, UsageError
+from assistant.errors import AssistantError, InputError, UsageError
 from assistant.models import OrderContext
+from assistant.outfiles import PRIVATE_FILE, append_private, private_dir
 
 SESSION_SCHEMA: Literal[1] = 1
 STATE_DIR_VARIABLE = "ORDER_ASSISTANT_STATE_DIR"
@@ -143,6 +149,9 @@ class SessionStore:
         self.sessions_dir = root / "sessions"
         self.cases_dir = root / "cases"
         self.audit_path = root / "audit.jsonl"
+        # Files skipped while listing or reading (unreadable, not UTF-8, not a session or an
+        # audit entry): the CLI reports them on stderr.
+        self.warnings: list[str] = []
 
     # ---- sessions ---------------------------------------------------------------------------
 
@@ -159,8 +168,14 @@ class SessionStore:
                 "see `order-assistant sessions list`"
             )
         path = self.sessions_dir / f"{session_id}.json"
+        if path.is_symlink():  # it would be written through the link at the next step
+            raise SessionError(f"{path}: is a symbolic link; a session file must be a plain file")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SessionError(
+                f"{path}: cannot read the session: not UTF-8 text (byte {exc.start})"
+            ) from None
         except FileNotFoundError:
             raise SessionError(
                 f"no session {session_id} in {self.sessions_dir}; "
@@ -179,41 +194,110 @@ class SessionStore:
         """Every readable session, newest first; unreadable files are skipped."""
         found = []
         for path in self._session_files():
-            try:
-                found.append(Session.model_validate_json(path.read_text(encoding="utf-8")))
-            except (OSError, ValidationError):
+            if path.is_symlink():
+                self.warnings.append(f"{path}: skipped: a symbolic link, not a session file")
                 continue
+            try:
+                found.append(Session.model_validate_json(path.read_bytes().decode("utf-8")))
+            except OSError as exc:
+                self.warnings.append(f"{path}: skipped: cannot be read ({exc.strerror})")
+            except UnicodeDecodeError:
+                self.warnings.append(f"{path}: skipped: not UTF-8 text")
+            except ValidationError as exc:
+                where = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "(document)"
+                self.warnings.append(f"{path}: skipped: not a session ({where})")
         return sorted(found, key=lambda s: (s.created_at, s.id), reverse=True)
 
     def _session_files(self) -> Iterator[Path]:
         if not self.sessions_dir.is_dir():
             return iter(())
-        return (p for p in self.sessions_dir.iterdir() if _SESSION_ID.fullmatch(p.stem))
+        return (
+            p
+            for p in self.sessions_dir.iterdir()
+            if p.suffix == ".json" and _SESSION_ID.fullmatch(p.stem)
+        )
+
+    @contextmanager
+    def lock(self, session_id: str) -> Iterator[None]:
+        """Hold `<id>.lock` while this process walks the session, so two runs never write it
+        (each would save its own history over the other's). The file holds our pid. A lock
+        whose process is gone (killed, machine restarted) is taken over, and `warnings` says
+        so; one whose process still runs makes this a SessionError (exit 2)."""
+        private_dir(self.root)
+        private_dir(self.sessions_dir)
+        path = self.sessions_dir / f"{session_id}.lock"
+        self._take_lock(path, session_id)
+        try:
+            yield
+        finally:
+            if _lock_owner(path) == os.getpid():
+                path.unlink(missing_ok=True)
+
+    def _take_lock(self, path: Path, session_id: str) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        for _ in range(2):  # the second try follows the removal of a stale lock
+            try:
+                descriptor = os.open(path, flags, PRIVATE_FILE)
+            except FileExistsError:
+                owner = _lock_owner(path)
+                if owner is not None and owner != os.getpid() and _process_alive(owner):
+                    raise SessionError(
+                        f"session {session_id} is open in another run (process {owner}); "
+                        f"wait for it to end. If no such run exists, delete {path}"
+                    ) from None
+                # Re-read just before removing: another run may have taken it over meanwhile.
+                if _lock_owner(path) != owner:
+                    continue
+                path.unlink(missing_ok=True)
+                self.warnings.append(
+                    f"took over the lock of session {session_id} left by a run that ended "
+                    f"without releasing it (process {owner if owner is not None else 'unknown'})"
+                )
+                continue
+            except OSError as exc:
+                raise SessionError(f"{path}: cannot lock the session ({exc.strerror})") from None
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(f"{os.getpid()}\n")
+            return
+        raise SessionError(f"session {session_id} is being opened by another run; try again")
 
     # ---- audit log --------------------------------------------------------------------------
 
     def audit(self, entry: AuditEntry) -> None:
         """Append one line and flush it to disk as soon as the outcome is known."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         line = entry.model_dump_json() + "\n"
-        with self.audit_path.open("a", encoding="utf-8") as log:
+        with append_private(self.audit_path, "the audit log") as log:
+            os.fchmod(log.fileno(), PRIVATE_FILE)  # a log made by an older version: 0644
             log.write(line)
             log.flush()
             os.fsync(log.fileno())
 
     def audit_entries(self, session_id: str | None = None) -> list[AuditEntry]:
         try:
-            lines = self.audit_path.read_text(encoding="utf-8").splitlines()
+            lines = self.audit_path.read_bytes().splitlines()
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            self.warnings.append(f"{self.audit_path}: skipped: cannot be read ({exc.strerror})")
+            return []
         entries = []
-        for line in lines:
+        skipped = []
+        for number, line in enumerate(lines, start=1):
             try:
-                entry = AuditEntry.model_validate(json.loads(line))
-            except (ValueError, ValidationError):
-                continue  # a line cut short by a crash: the others still count
+                entry = AuditEntry.model_validate(json.loads(line.decode("utf-8")))
+            except (ValueError, ValidationError):  # UnicodeDecodeError is a ValueError
+                # A line cut short by a crash, or edited: the others still count.
+                if line.strip():
+                    skipped.append(number)
+                continue
             if session_id is None or entry.session == session_id:
                 entries.append(entry)
+        if skipped:
+            shown = ", ".join(str(n) for n in skipped[:10]) + (", ..." if len(skipped) > 10 else "")
+            self.warnings.append(
+                f"{self.audit_path}: skipped {len(skipped)} unreadable line(s): {shown}"
+            )
         return entries
 
     # ---- case drafts ------------------------------------------------------------------------
@@ -225,9 +309,14 @@ class SessionStore:
 
     # ---- files ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _write_atomic(path: Path, text: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _write_atomic(self, path: Path, text: str) -> None:
+        private_dir(self.root)
+        private_dir(path.parent)
+        if path.is_symlink():  # the rename would replace the link; refuse it, loudly
+            raise InputError(
+                str(path), "is a symbolic link: the assistant never writes through one"
+            )
+        # mkstemp creates the file 0600 with O_EXCL: it never follows a planted link.
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -238,6 +327,27 @@ class SessionStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _lock_owner(path: Path) -> int | None:
+    """The pid in a lock file; None if it is gone or holds no pid."""
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def summarise(session: Session) -> dict[str, Any]:

@@ -84,6 +84,7 @@ class Summary:
 
     orders: int = 0
     bad_rows: int = 0
+    unreadable_rows: int = 0  # of bad_rows, those that could not be split into cells
     blocked_on_store: int = 0  # orders with any store-side finding, whatever its status
     by_verdict: Counter[str] = field(default_factory=Counter)
     by_error: Counter[str] = field(default_factory=Counter)
@@ -95,6 +96,7 @@ class Summary:
     def add(self, result: Triaged | BadRow) -> None:
         if isinstance(result, BadRow):
             self.bad_rows += 1
+            self.unreadable_rows += result.unreadable
             return
         if result.template is not None:
             self._add_template(result.template, result.order.context.items)
@@ -172,6 +174,7 @@ class Summary:
         return {
             "orders": self.orders,
             "bad_rows": self.bad_rows,
+            "unreadable_rows": self.unreadable_rows,
             "blocked_on_store": self.blocked_on_store,
             "by_verdict": {v: self.by_verdict[v] for v in ("action_needed", "undecided", "clean")},
             "undecided": self.undecided,

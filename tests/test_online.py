@@ -360,11 +360,11 @@ def test_rate_limited_request_is_retried_after_the_wait_vtex_asks_for(
 
 
 def test_rejected_key_is_a_permission_error_that_never_shows_the_token(run: Run) -> None:
-    result = run("diagnose", *order("Inactive SKU"), "--json", keys=(KEY, "wrong-token"))
+    result = run("diagnose", *order("Inactive SKU"), "--json", keys=(KEY, "wrong-apptoken-0001"))
     assert result.exit_code == 3
     checks = json.loads(result.stdout)["checks"]
     assert any("Catalog > Content > SKUs" in c["detail"] for c in checks)
-    assert "wrong-token" not in result.stdout + result.stderr
+    assert "wrong-apptoken-0001" not in result.stdout + result.stderr
 
 
 def test_slow_and_malformed_responses_are_check_errors(run: Run) -> None:

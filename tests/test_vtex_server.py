@@ -114,12 +114,13 @@ def test_a_429_then_200_sequence_is_retried_by_the_client(http: httpx.Client) ->
 
 def test_wrong_keys_get_401_and_the_clients_permission_error(http: httpx.Client) -> None:
     routes = {f"GET {SKU_PATH}": {"body": load("sku_context.json")}}
-    with VtexServer(scenario(routes), require_keys=("right-key", "right-token")) as server:
+    right = ("vtexappkey-right-KEY001", "right-apptoken-0001")
+    with VtexServer(scenario(routes), require_keys=right) as server:
         no_keys = http.get(server.base_url + SKU_PATH)
-        wrong = ("wrong-key", "right-token")
+        wrong = ("vtexappkey-wrong-KEY002", right[1])
         with vtex_client(server, keys=wrong) as client, pytest.raises(VtexPermissionError) as info:
             client.get_sku(2001773)
-        with vtex_client(server, keys=("right-key", "right-token")) as client:
+        with vtex_client(server, keys=right) as client:
             assert client.get_sku(2001773) is not None
     assert no_keys.status_code == 401
     assert info.value.status == 401

@@ -69,7 +69,7 @@ import yaml
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 ACCOUNT = "teststore"
-DEFAULT_KEYS = ("test-key", "test-token")
+DEFAULT_KEYS = ("vtexappkey-test-KEYAB1", "test-apptoken-Zq81Lm0x")
 # The one POST that only reads (the simulation): it changes nothing, so writes() leaves it out.
 SIMULATION_PATH = "/api/checkout/pub/orderForms/simulation"
 NOT_IN_SCENARIO: dict[str, str] = {"Message": "not in scenario"}

@@ -69,6 +69,7 @@ from assistant.vtex.models import (
     VtexId,
     Warehouse,
 )
+from assistant.vtex.redaction import Redactor, secret_problem
 
 DEFAULT_ENVIRONMENT = "vtexcommercestable"
 # VTEX publishes 45,000 requests/minute per account and 15,000 per Catalog endpoint (Catalog API
@@ -153,6 +154,14 @@ def _check_secret(variable: str, value: str) -> None:
         # Never the value: it is a credential.
         raise VtexConfigError(
             f"{variable} is empty or contains spaces or characters an HTTP header cannot carry"
+        )
+    problem = secret_problem(value)
+    if problem is not None:
+        # Refused, not just masked: a short or placeholder value would be blanked wherever it
+        # occurs in a text ("linked" -> "lin***ed"), and it would fail at VTEX anyway.
+        raise VtexConfigError(
+            f"{variable} {problem}; copy the key pair from the VTEX Admin "
+            "(Account settings > Account > Security > Access keys)"
         )
 
 
@@ -377,6 +386,7 @@ class VtexClient:
         if max_retries < 0 or backoff_base < 0 or max_wait < 0 or timeout <= 0:
             raise ValueError("retries, backoff and wait must be >= 0 and the timeout > 0")
         self.config = config
+        self._redactor = Redactor([config.app_token, config.app_key])
         self.request_count = 0
         self._max_retries = max_retries
         self._backoff_base = backoff_base
@@ -407,10 +417,9 @@ class VtexClient:
         return f"VtexClient(account={self.config.account!r}, base_url={self.config.base_url!r})"
 
     def redact(self, text: str) -> str:
-        """Text built from VTEX responses, with the key pair blanked should a response echo it."""
-        for secret in (self.config.app_token, self.config.app_key):
-            text = text.replace(secret, "***")
-        return text
+        """Text built from VTEX responses, with the key pair blanked should a response echo it
+        (as is, JSON-escaped or percent-encoded; see redaction.py)."""
+        return self._redactor.text(text)
 
     def close(self) -> None:
         self._http.close()

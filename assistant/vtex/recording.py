@@ -1,10 +1,10 @@
 """Record every VTEX exchange of a run, and replay a run from such a recording without network.
 
 A support engineer can then reproduce an operator's online diagnosis exactly. A recording
-holds, per exchange: method, path with query, request body, status, content type and response
-body. Request headers (where the key pair travels) are never stored, and any occurrence of the
-key or token in a request or response body is blanked, so a recording can be attached to a
-ticket.
+holds, per exchange: method, path with query, request body, status, content type, Retry-After
+and response body. Request headers (where the key pair travels) are never stored, and the key
+and token are blanked in every stored field, also JSON-escaped or percent-encoded
+(redaction.py), so a recording can be attached to a ticket.
 
 Writes (`guide --apply`: the SKU record PUT, the salespolicy POST) are recorded like any other
 exchange, with the body sent. A replay answers them from the recording too: nothing reaches
@@ -21,7 +21,7 @@ import secrets
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,10 @@ import httpx
 
 from assistant.errors import VtexConfigError
 from assistant.vtex.client import VtexClient, VtexConfig
+from assistant.vtex.redaction import Redactor
 
 FORMAT = "order-assistant-recording"
 VERSION = 1
-_REDACTED = "***"
 
 
 # What a replayed client pretends to be: a loopback base URL never reached (the transport
@@ -76,23 +76,24 @@ class RecordingTransport(httpx.BaseTransport):
 
     def __init__(self, inner: httpx.BaseTransport, secrets: Iterable[str]) -> None:
         self.inner = inner
-        self.secrets = [secret for secret in secrets if secret]
+        self.redactor = Redactor(secrets)
         self.exchanges: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         content = response.read()
+        blank = self.redactor.text
         exchange = {
             "method": request.method,
-            "path": _path_of(request.url),
+            "path": blank(_path_of(request.url)),
             # Blanked like the response: a written record is what VTEX sent, and a replay reads
             # the blanked response, so it sends (and must match) the blanked body.
             "request_body": _json_or_text(self._blank_bytes(request.content)),
             "status": response.status_code,
-            "content_type": response.headers.get("content-type"),
-            "retry_after": response.headers.get("retry-after"),
-            "body": self._blank(content.decode("utf-8", "replace")),
+            "content_type": _blank_header(blank, response.headers.get("content-type")),
+            "retry_after": _blank_header(blank, response.headers.get("retry-after")),
+            "body": self.redactor.body(content.decode("utf-8", "replace")),
         }
         with self._lock:
             self.exchanges.append(exchange)
@@ -101,14 +102,11 @@ class RecordingTransport(httpx.BaseTransport):
         )
 
     def _blank_bytes(self, content: bytes) -> bytes:
-        if not any(secret.encode("utf-8") in content for secret in self.secrets):
+        if not content:
             return content
-        return self._blank(content.decode("utf-8", "replace")).encode("utf-8")
-
-    def _blank(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, _REDACTED)
-        return text
+        text = content.decode("utf-8", "replace")
+        blanked = self.redactor.body(text)
+        return content if blanked == text else blanked.encode("utf-8")
 
     def save(self, path: Path) -> None:
         document = {"format": FORMAT, "version": VERSION, "exchanges": self.exchanges}
@@ -116,6 +114,10 @@ class RecordingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _blank_header(blank: Callable[[str], str], value: str | None) -> str | None:
+    return None if value is None else blank(value)
 
 
 class ReplayTransport(httpx.BaseTransport):
