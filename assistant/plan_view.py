@@ -48,11 +48,11 @@ def render_plan(console: Console, plan: Plan) -> None:
     console.print(escape(plan_headline(plan)))
     if plan.fixes:
         table = Table(title="Will be written (plan apply --apply)", title_justify="left")
-        for column in ("write", "request", "orders", "evidence"):
-            table.add_column(column)
+        table.add_column("request", no_wrap=True)  # copied into runbooks: kept whole
+        table.add_column("orders", justify="right")
+        table.add_column("evidence")
         for fix in plan.fixes:
             table.add_row(
-                escape(fix.summary),
                 escape(f"{fix.method} {fix.path}"),
                 str(len(fix.orders)),
                 escape(fix.evidence[0] if fix.evidence else ""),
@@ -61,19 +61,18 @@ def render_plan(console: Console, plan: Plan) -> None:
     else:
         console.print("Nothing to write: no confirmed store-side cause the API can fix.")
     if plan.manual:
-        table = Table(title="Stays manual (Admin steps)", title_justify="left")
-        for column in ("Admin screen", "cause", "status", "orders", "SKUs", "playbook"):
-            table.add_column(column)
-        for group in plan.manual:
-            table.add_row(
-                escape(group.admin_screen),
-                escape(group.finding),
-                group.status,
-                str(len(group.orders)),
-                _ids(group.sku_ids),
-                escape(group.playbook),
+        console.print("[bold]Stays manual[/] (Admin steps, by screen):")
+        screen = None
+        for group in plan.manual:  # sorted by screen
+            if group.admin_screen != screen:
+                screen = group.admin_screen
+                console.print(f"  {escape(screen)}", soft_wrap=True)
+            skus = f"; SKUs {_ids(group.sku_ids)}" if group.sku_ids else ""
+            console.print(
+                f"    {escape(group.finding)} ({group.status}): {len(group.orders)} order(s)"
+                f"{skus}; playbook {escape(group.playbook)}",
+                soft_wrap=True,
             )
-        console.print(table)
     if plan.escalations:
         table = Table(title="Left to Amazon or VTEX support", title_justify="left")
         for column in ("to", "cause", "orders", "examples", "playbook"):
@@ -98,8 +97,10 @@ def render_writes(console: Console, results: Sequence[FixResult], *, applied: bo
     table = Table(
         title="Writes" if applied else "Writes (dry-run: nothing sent)", title_justify="left"
     )
-    for column in ("request", "orders", "outcome", "detail"):
-        table.add_column(column)
+    table.add_column("request", no_wrap=True)
+    table.add_column("orders", justify="right")
+    table.add_column("outcome")
+    table.add_column("detail")
     for result in results:
         table.add_row(
             escape(f"{result.fix.method} {result.fix.path}"),
