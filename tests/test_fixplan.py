@@ -271,6 +271,9 @@ def test_apply_writes_exactly_the_plan_then_lists_the_orders_to_reprocess(
     assert "20 written" in result.stderr
     audit = (tmp_path / "state" / "audit.jsonl").read_text(encoding="utf-8")
     assert audit.count('"outcome":"written"') == 20
+    written = [audit, plan_file.read_text(encoding="utf-8"), result.stdout, result.stderr]
+    written += [p.read_text(encoding="utf-8") for p in tmp_path.glob("plan.*")]
+    assert not [text for text in written if "test-key" in text or "test-token" in text]
 
 
 def test_a_second_apply_writes_nothing(plan_file: Path, tmp_path: Path) -> None:
@@ -379,3 +382,34 @@ def test_a_kill_mid_apply_then_a_rerun_sends_every_write_exactly_once(
     )
     assert outcome["outcome"] == "written"
     assert "before the interruption" in outcome["detail"]
+
+
+def test_one_confirmation_in_a_terminal_covers_the_whole_plan(
+    plan_file: Path, tmp_path: Path
+) -> None:
+    import pexpect
+
+    def apply_in_terminal(server: VtexServer, reply: str) -> int:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "assistant", "plan", "apply", str(plan_file), "--apply"],
+            env={**os.environ, **env(server, tmp_path / "state"), "TERM": "xterm"},
+            encoding="utf-8",
+            timeout=60,
+            dimensions=(40, 160),
+        )
+        child.expect(r"Apply 20 write\(s\) to account teststore")
+        child.expect(r"\[y/N\]")
+        child.sendline(reply)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus is not None
+        return child.exitstatus
+
+    with build_store().serve() as server:
+        declined = apply_in_terminal(server, "n")
+        assert writes(server) == []
+        accepted = apply_in_terminal(server, "y")
+        assert Counter(writes(server)) == Counter(expected_writes())
+    assert declined == 1  # nothing written: the plan's causes remain
+    assert accepted == 1  # written; the stock causes remain
