@@ -912,7 +912,7 @@ def plan_apply(
     import json
     import os
 
-    from assistant.errors import EXIT_INPUT_NEEDED, EXIT_OK
+    from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED, EXIT_OK
     from assistant.fixplan import (
         Applier,
         Progress,
@@ -944,8 +944,17 @@ def plan_apply(
                 _say("[yellow]warning:[/]", f"{progress.path} belongs to another plan: replaced")
             phases = PhaseProgress(console)
             applier = Applier(fix_plan, client, SessionStore(state_dir()), progress, apply)
-            with phases.phase("writes", len(fix_plan.fixes)) as advance:
-                results = applier.run(lambda _: advance())
+            try:
+                with phases.phase("writes", len(fix_plan.fixes)) as advance:
+                    results = applier.run(lambda _: advance())
+            except KeyboardInterrupt:
+                where = f"; progress kept in {progress.path}" if progress is not None else ""
+                _say(
+                    "[yellow]interrupted:[/]",
+                    f"writes in flight were finished and recorded{where}; run the same "
+                    "command again to continue (nothing is sent twice)",
+                )
+                raise typer.Exit(EXIT_INTERRUPTED) from None
             _say("", writes_line(results))
             after = None
             if apply and client is not None:
