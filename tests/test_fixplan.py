@@ -411,3 +411,46 @@ def test_one_confirmation_in_a_terminal_covers_the_whole_plan(
         assert Counter(writes(server)) == Counter(expected_writes())
     assert declined == 1  # nothing written: the plan's causes remain
     assert accepted == 1  # written; the stock causes remain
+
+
+def test_nothing_is_planned_from_a_cause_a_check_could_not_confirm(tmp_path: Path) -> None:
+    export = tmp_path / "orders.csv"
+    export.write_text(
+        f"{HEADER}\n702-1,Inactive SKU,1001,1,01310-100,BRA,MZN\n"
+        "702-2,Inactive SKU,1002,1,01310-100,BRA,MZN\n",
+        encoding="utf-8",
+    )
+    plan_path = tmp_path / "plan.json"
+    with build_store().serve() as server:
+        # The key may not read SKU 1001 (403, never retried): its cause stays unconfirmed.
+        server.fault(
+            "GET /api/catalog_system/pvt/sku/stockkeepingunitbyid/1001", {"status": 403}, times=None
+        )
+        result = cli(server, tmp_path / "s", "triage", str(export), "--plan", str(plan_path))
+    assert result.exit_code == 3
+    plan = load(plan_path)
+    assert [fix["id"] for fix in plan["fixes"]] == ["activate_sku:1002"]
+    [manual] = plan["manual"]
+    assert (manual["finding"], manual["orders"], manual["sku_ids"]) == (
+        "sku_inactive",
+        ["702-1"],
+        ["1001"],
+    )
+    assert manual["status"] != "confirmed"
+
+
+def test_an_order_that_cannot_be_checked_again_is_undecided(
+    plan_file: Path, tmp_path: Path
+) -> None:
+    with build_store().serve() as server:
+        # The write's own re-read works; the re-verification's SKU lookup is refused.
+        server.fault(
+            "GET /api/catalog_system/pvt/sku/stockkeepingunitbyid/1001", {"status": 403}, times=None
+        )
+        result = cli(server, tmp_path / "state", "plan", "apply", str(plan_file), "--apply", "-y")
+        assert ("PUT", "/api/catalog/pvt/stockkeepingunit/1001") in writes(server)
+    assert result.exit_code == 3
+    reverified = load(tmp_path / "plan.result.json")["reverified"]
+    undecided = {o["order_id"] for o in reverified["undecided"]}
+    assert undecided == {o for o, skus in backlog_rows()[1].items() if "1001" in skus}
+    assert not undecided & set(reverified["reprocess"])
