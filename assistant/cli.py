@@ -422,7 +422,10 @@ def triage(
         rows = read_orders(file, columns)
         diagnoser = _diagnoser(rules_dir)
         if plan is not None and online is False:
-            _fail("--plan needs online checks (a plan rests on what VTEX says); drop --offline", 2)
+            _fail(
+                "--plan needs online checks (a plan rests on what VTEX says); drop --offline",
+                EXIT_USAGE,
+            )
         with (
             _vtex(online, None, None) as client,
             TriageWriter(

@@ -395,7 +395,7 @@ def load_plan(path: Path) -> Plan:
 
 # ---- applying -------------------------------------------------------------------------------
 
-Outcome = Literal[
+WriteOutcome = Literal[
     "written", "already_fixed", "changed", "failed", "would_write", "done_before", "not_read"
 ]
 OUTCOME_WORDS: Mapping[str, str] = {
@@ -412,7 +412,7 @@ OUTCOME_WORDS: Mapping[str, str] = {
 @dataclass(frozen=True)
 class FixResult:
     fix: PlannedFix
-    outcome: Outcome
+    outcome: WriteOutcome
     detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:

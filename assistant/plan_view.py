@@ -6,9 +6,8 @@ evidence come from orders and API answers, not from us.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -159,7 +158,8 @@ class PhaseProgress:
         self.console = console
 
     @contextmanager
-    def phase(self, title: str, total: int) -> Iterator[Any]:
+    def phase(self, title: str, total: int) -> Iterator[Callable[[], None]]:
+        """Yields the function that marks one item of the phase done."""
         if not self.console.is_terminal:
             yield lambda: None
             return

@@ -454,3 +454,20 @@ def test_an_order_that_cannot_be_checked_again_is_undecided(
     undecided = {o["order_id"] for o in reverified["undecided"]}
     assert undecided == {o for o, skus in backlog_rows()[1].items() if "1001" in skus}
     assert not undecided & set(reverified["reprocess"])
+
+
+def test_a_progress_bar_per_phase_only_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from assistant.plan_view import PhaseProgress
+
+    for terminal in (False, True):
+        errors = io.StringIO()
+        phases = PhaseProgress(Console(file=errors, force_terminal=terminal, width=80))
+        with phases.phase("writes", 3) as advance:
+            for _ in range(3):
+                advance()
+        assert ("writes" in errors.getvalue()) is terminal
+        assert ("3/3" in errors.getvalue()) is terminal
