@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from assistant import __version__
-from assistant.errors import EXIT_UNDECIDED, EXIT_USAGE
+from assistant.errors import EXIT_ACTION_NEEDED, EXIT_UNDECIDED, EXIT_USAGE
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from assistant.diagnose import Diagnoser
     from assistant.errors import Problem
+    from assistant.fixplan import Plan, PlanBuilder
     from assistant.intake import FlagValues
     from assistant.models import OrderContext
     from assistant.sessions import SessionStore
@@ -404,13 +405,23 @@ def triage(
             show_default=False,
         ),
     ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Also write a fix plan to this JSON file (online): each API fix once, with the "
+            "orders it unblocks, and what stays manual. Review it with `plan show`.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     rules_dir: RulesDirs = None,
 ) -> None:
     """Diagnose a backlog of failed orders at once and say what blocks how many.
 
     Exit codes: 0 nothing on the store side blocks any order, 1 a store-side cause remains,
     2 bad input (some rows were bad: reported and skipped), 3 some orders could not be decided,
-    130 interrupted (the partial summary is printed).
+    130 interrupted (the partial summary is printed; no plan is written).
     """
     from assistant.bulk import parse_column_mapping, read_orders
     from assistant.errors import EXIT_INTERRUPTED
@@ -427,6 +438,11 @@ def triage(
             check_output(csv_out, [file], "the CSV report")
         rows = read_orders(file, columns)
         diagnoser = _diagnoser(rules_dir)
+        if plan is not None and online is False:
+            _fail(
+                "--plan needs online checks (a plan rests on what VTEX says); drop --offline",
+                EXIT_USAGE,
+            )
         with (
             _vtex(online, None, None) as client,
             TriageWriter(
@@ -438,15 +454,44 @@ def triage(
                 online=client is not None,
             ) as writer,
         ):
+            builder = _plan_builder(plan, client, diagnoser, file)
             try:
                 for result in run_triage(rows, diagnoser, client, concurrency=concurrency):
                     summary.add(result)
                     writer.write(result)
+                    if builder is not None:
+                        builder.add(result)
             except KeyboardInterrupt:
                 summary.interrupted = True
         if summary.interrupted:
+            if plan is not None:
+                _say("", "interrupted: no plan written (it would miss orders)")
             raise typer.Exit(EXIT_INTERRUPTED)
+        if builder is not None and plan is not None:
+            from assistant.fixplan import save_plan
+            from assistant.plan_view import plan_headline
+
+            fix_plan = builder.build()
+            save_plan(fix_plan, plan)
+            _say("", f"plan: {plan_headline(fix_plan)}; written to {plan}")
     raise typer.Exit(summary.exit_code())
+
+
+def _plan_builder(
+    plan: Path | None, client: "VtexClient | None", diagnoser: "Diagnoser", file: Path
+) -> "PlanBuilder | None":
+    if plan is None:
+        return None
+    if client is None:
+        _fail(
+            "--plan needs online checks: set VTEX_ACCOUNT, VTEX_APP_KEY and VTEX_APP_TOKEN",
+            EXIT_USAGE,
+        )
+    from assistant.fixplan import PlanBuilder
+    from assistant.playbook import load_playbooks
+
+    playbooks = load_playbooks((), rulebook=diagnoser.rulebook)
+    return PlanBuilder(client, playbooks, source=file.name)
 
 
 @app.command()
@@ -855,6 +900,159 @@ def playbooks_validate(
     except RulesetError as exc:
         _problems_found(exc.problems)
     _stdout().print(f"ok: {count} playbooks")
+
+
+plan_app = typer.Typer(
+    help="Review and apply a fix plan written by `triage --plan`.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(plan_app, name="plan")
+
+PlanArg = Annotated[
+    Path,
+    typer.Argument(help="A fix plan written by `triage --plan`.", dir_okay=False),
+]
+
+
+@plan_app.command("show")
+def plan_show(plan: PlanArg, json_output: JsonOpt = False) -> None:
+    """What the plan will write, how many orders that unblocks, and what stays manual."""
+    from assistant.fixplan import load_plan
+
+    with _user_errors():
+        fix_plan = load_plan(plan)
+        if json_output:
+            sys.stdout.write(fix_plan.model_dump_json(indent=2) + "\n")
+            return
+        from assistant.plan_view import render_plan
+
+        render_plan(_stdout(), fix_plan)
+
+
+@plan_app.command("apply")
+def plan_apply(
+    plan: PlanArg,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Send the writes (one confirmation for the whole plan). Without it, a dry-run: "
+            "each record is re-read and what would be sent is shown; nothing is written.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Confirm the whole plan without asking.")
+    ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", min=1, max=32, help="Orders re-verified at a time."),
+    ] = 8,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the result document on stdout.")
+    ] = False,
+    rules_dir: RulesDirs = None,
+) -> None:
+    """Apply a fix plan, then re-verify its orders and list those to reprocess.
+
+    Each write re-reads its record first and is skipped (with the reason) when VTEX no longer
+    shows the state the plan was made from. Progress is kept in PLAN.progress: a rerun after
+    Ctrl-C or a kill continues without repeating a write. The result goes to PLAN.result.json
+    and the orders to reprocess to PLAN.reprocess.csv.
+
+    Exit codes: 0 every order of the plan is clear, 1 a store-side cause remains (dry-run: a
+    write is still to be sent), 2 bad input or no credentials for --apply, 3 some orders could
+    not be decided, 4 confirmation needed (--yes), 130 interrupted (rerun to continue).
+    """
+    import json
+    import os
+
+    from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED, EXIT_OK
+    from assistant.fixplan import (
+        Applier,
+        Progress,
+        check_account,
+        load_plan,
+        progress_path,
+        result_document,
+        reverify,
+        save_results,
+    )
+    from assistant.plan_view import (
+        PhaseProgress,
+        render_reverified,
+        render_writes,
+        reverify_line,
+        writes_line,
+    )
+    from assistant.sessions import SessionStore, state_dir
+
+    with _user_errors():
+        fix_plan = load_plan(plan)
+        console = _stderr()
+        with _vtex(True if apply else None, None, None) as client:
+            check_account(fix_plan, os.environ.get("VTEX_ACCOUNT") if client else None)
+            if apply and not yes and fix_plan.fixes:
+                _confirm_plan(console, fix_plan, EXIT_INPUT_NEEDED)
+            progress = Progress(progress_path(plan), fix_plan) if apply else None
+            if progress is not None and progress.stale:
+                _say("[yellow]warning:[/]", f"{progress.path} belongs to another plan: replaced")
+            phases = PhaseProgress(console)
+            applier = Applier(fix_plan, client, SessionStore(state_dir()), progress, apply)
+            try:
+                with phases.phase("writes", len(fix_plan.fixes)) as advance:
+                    results = applier.run(lambda _: advance())
+            except KeyboardInterrupt:
+                where = f"; progress kept in {progress.path}" if progress is not None else ""
+                _say(
+                    "[yellow]interrupted:[/]",
+                    f"writes in flight were finished and recorded{where}; run the same "
+                    "command again to continue (nothing is sent twice)",
+                )
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            _say("", writes_line(results))
+            after = None
+            if apply and client is not None:
+                with phases.phase("re-verify", len(fix_plan.orders)) as advance:
+                    after = reverify(
+                        fix_plan,
+                        _diagnoser(rules_dir),
+                        client,
+                        concurrency=concurrency,
+                        on_order=advance,
+                    )
+                _say("", reverify_line(after))
+        document = result_document(fix_plan, results, after, applied=apply)
+        if after is not None:
+            json_path, csv_path = save_results(fix_plan, plan, document)
+            _say("", f"result: {json_path}; orders to reprocess: {csv_path}")
+        if json_output:
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        else:
+            out = _stdout()
+            render_writes(out, results, applied=apply)
+            if after is not None:
+                render_reverified(out, after)
+    if after is not None:
+        raise typer.Exit(after.exit_code())
+    pending = any(r.outcome in ("would_write", "not_read") for r in results)
+    raise typer.Exit(EXIT_ACTION_NEEDED if pending else EXIT_OK)
+
+
+def _confirm_plan(console: "Console", fix_plan: "Plan", input_needed: int) -> None:
+    """One confirmation for the whole plan, in a terminal; elsewhere --yes is required."""
+    from assistant.plan_view import plan_headline
+
+    question = (
+        f"Apply {len(fix_plan.fixes)} write(s) to account {fix_plan.account} "
+        f"({plan_headline(fix_plan)})?"
+    )
+    if sys.stdin is None or not sys.stdin.isatty() or not console.is_terminal:
+        _say("[bold red]input needed:[/]", f"{question} Confirm with --yes (no terminal to ask)")
+        raise typer.Exit(input_needed)
+    if not typer.confirm(question, default=False, err=True):
+        _say("", "nothing written: the plan's causes remain")
+        raise typer.Exit(EXIT_ACTION_NEEDED)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ and the dock fields).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -58,7 +59,15 @@ ALL_TRADE_POLICIES = ("1", TRADE_POLICY)
 
 
 def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / f"{name}.json").read_text("utf-8"))
+    """A fresh copy of a documented response (callers change it)."""
+    return json.loads(_fixture_text(name))
+
+
+@functools.cache
+def _fixture_text(name: str) -> str:
+    # Read once: a stateful store re-renders every SKU after each write, and a benchmark's
+    # store has hundreds of them.
+    return (FIXTURES / f"{name}.json").read_text("utf-8")
 
 
 @dataclass
