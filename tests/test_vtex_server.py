@@ -227,7 +227,7 @@ def test_a_route_with_its_query_string_wins_over_the_bare_path() -> None:
         ({"status": 503, "text": "Service Unavailable"}, "answered 503 after 2 attempts"),
         ({"status": 403, "text": ""}, "permission denied"),
         ({"text": '{"balance": [', "headers": {"Content-Type": "application/json"}}, "not JSON"),
-        ({}, "unexpected response shape"),  # an empty 200 where an inventory is expected
+        ({}, "answered 200 with an empty body"),  # never read as an empty inventory
     ],
     ids=["500", "503", "403", "malformed", "empty"],
 )
