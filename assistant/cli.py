@@ -16,13 +16,17 @@ from assistant import __version__
 from assistant.errors import EXIT_UNDECIDED, EXIT_USAGE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
     from assistant.diagnose import Diagnoser
     from assistant.errors import Problem
+    from assistant.guide import AnswerKey, Prompter
     from assistant.intake import FlagValues
     from assistant.models import OrderContext
     from assistant.vtex import VtexClient
+    from assistant.vtex.deadline import Deadline
 
 app = typer.Typer(
     name="order-assistant",
@@ -196,6 +200,19 @@ ReplayOpt = Annotated[
     ),
 ]
 
+# typer's help shows the defaults of assistant.vtex.deadline (not imported here: start-up time).
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        max=86400,
+        help="Seconds this run may spend on VTEX calls in all (default 120; triage 900). "
+        "When they run out, the lookups not done are errors (exit 3); what was checked is kept.",
+        show_default=False,
+    ),
+]
+
 
 def _order_flags(
     message: str | None,
@@ -247,10 +264,16 @@ def _read_order(
 
 @contextmanager
 def _vtex(
-    wanted: bool | None, record: Path | None, replay: Path | None
+    wanted: bool | None,
+    record: Path | None,
+    replay: Path | None,
+    timeout: float | None = None,
+    *,
+    default_timeout: float | None = None,
 ) -> "Iterator[VtexClient | None]":
     """The VTEX client when the run is online: --replay, --online, or credentials in the
-    environment (unless --offline). A recording is saved when the run ends, even on failure."""
+    environment (unless --offline). A recording is saved when the run ends, even on failure.
+    The client's deadline (`--timeout`) starts now."""
     import os
 
     if wanted is False and (record or replay):
@@ -266,9 +289,11 @@ def _vtex(
                 )
             yield None
             return
+    from assistant.vtex.deadline import DEFAULT_RUN_SECONDS, Deadline
     from assistant.vtex.recording import open_client
 
-    client, recorder = open_client(os.environ, record=record, replay=replay)
+    deadline = Deadline(timeout or default_timeout or DEFAULT_RUN_SECONDS)
+    client, recorder = open_client(os.environ, record=record, replay=replay, deadline=deadline)
     try:
         with client:
             yield client
@@ -291,6 +316,7 @@ def diagnose(
     online: OnlineOpt = None,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
+    timeout: TimeoutOpt = None,
     json_output: JsonOpt = False,
     rules_dir: RulesDirs = None,
 ) -> None:
@@ -306,7 +332,7 @@ def diagnose(
             order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         )
         diagnoser = _diagnoser(rules_dir)
-        with _vtex(online, record, replay) as client:
+        with _vtex(online, record, replay, timeout) as client:
             diagnosis = diagnoser.diagnose(context, client)
         if json_output:
             sys.stdout.write(diagnosis.model_dump_json(indent=2) + "\n")
@@ -329,6 +355,7 @@ def verify(
     country: CountryOpt = None,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
+    timeout: TimeoutOpt = None,
     json_output: JsonOpt = False,
     rules_dir: RulesDirs = None,
 ) -> None:
@@ -345,7 +372,7 @@ def verify(
             order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         )
         diagnoser = _diagnoser(rules_dir)
-        with _vtex(True, record, replay) as client:
+        with _vtex(True, record, replay, timeout) as client:
             report = verify_report(diagnoser.diagnose(context, client))
         if json_output:
             sys.stdout.write(report.model_dump_json(indent=2) + "\n")
@@ -391,6 +418,7 @@ def triage(
             show_default=False,
         ),
     ] = None,
+    timeout: TimeoutOpt = None,
     rules_dir: RulesDirs = None,
 ) -> None:
     """Diagnose a backlog of failed orders at once and say what blocks how many.
@@ -402,8 +430,9 @@ def triage(
     from assistant.bulk import parse_column_mapping, read_orders
     from assistant.errors import EXIT_INTERRUPTED
     from assistant.report import TriageWriter
-    from assistant.triage import Summary
+    from assistant.triage import Summary, finished_after_interrupt
     from assistant.triage import triage as run_triage
+    from assistant.vtex.deadline import DEFAULT_TRIAGE_SECONDS
 
     summary = Summary()
     with _user_errors():
@@ -411,7 +440,7 @@ def triage(
         rows = read_orders(file, columns)
         diagnoser = _diagnoser(rules_dir)
         with (
-            _vtex(online, None, None) as client,
+            _vtex(online, None, None, timeout, default_timeout=DEFAULT_TRIAGE_SECONDS) as client,
             TriageWriter(
                 sys.stdout,
                 _stderr(),
@@ -421,12 +450,17 @@ def triage(
                 online=client is not None,
             ) as writer,
         ):
+            results = run_triage(rows, diagnoser, client, concurrency=concurrency)
             try:
-                for result in run_triage(rows, diagnoser, client, concurrency=concurrency):
+                for result in results:
                     summary.add(result)
                     writer.write(result)
             except KeyboardInterrupt:
                 summary.interrupted = True
+                # Ctrl-C may land here, between two results: what was checked is kept too.
+                for result in finished_after_interrupt(results):
+                    summary.add(result)
+                    writer.write(result)
         if summary.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(summary.exit_code())
@@ -481,6 +515,7 @@ def guide(
         ),
     ] = None,
     online: OnlineOpt = None,
+    timeout: TimeoutOpt = None,
     rules_dir: RulesDirs = None,
     playbooks_dir: PlaybooksDirs = None,
 ) -> None:
@@ -530,10 +565,14 @@ def guide(
         interactive = (
             order != "-" and sys.stdin is not None and sys.stdin.isatty() and console.is_terminal
         )
-        prompter = TerminalPrompter(console, book) if interactive else ScriptedPrompter(book)
+        prompter: Prompter = (
+            TerminalPrompter(console, book) if interactive else ScriptedPrompter(book)
+        )
         import os
 
-        with _vtex(online, None, None) as client:
+        with _vtex(online, None, None, timeout) as client:
+            if client is not None:
+                prompter = _PausingPrompter(prompter, client.deadline)
             if apply and client is None:
                 _fail(
                     "--apply needs VTEX credentials (VTEX_ACCOUNT, VTEX_APP_KEY, "
@@ -582,6 +621,29 @@ def guide(
                 )
                 raise typer.Exit(EXIT_INPUT_NEEDED) from None
     raise typer.Exit(code)
+
+
+class _PausingPrompter:
+    """A guided session's prompter that stops the run's VTEX deadline while the operator
+    answers: `--timeout` bounds the waits on VTEX, not the operator's thinking time."""
+
+    def __init__(self, inner: "Prompter", deadline: "Deadline") -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def choose(self, key: "AnswerKey", question: str, choices: "Sequence[tuple[str, str]]") -> str:
+        with self._deadline.paused():
+            return self._inner.choose(key, question, choices)
+
+    def confirm(self, key: "AnswerKey", question: str) -> bool:
+        with self._deadline.paused():
+            return self._inner.confirm(key, question)
+
+    def maybe_choose(
+        self, key: "AnswerKey", question: str, choices: "Sequence[tuple[str, str]]"
+    ) -> str | None:
+        with self._deadline.paused():
+            return self._inner.maybe_choose(key, question, choices)
 
 
 sessions_app = typer.Typer(

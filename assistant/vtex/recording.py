@@ -29,10 +29,14 @@ import httpx
 
 from assistant.errors import VtexConfigError
 from assistant.vtex.client import VtexClient, VtexConfig
+from assistant.vtex.deadline import Deadline
 
 FORMAT = "order-assistant-recording"
 VERSION = 1
 _REDACTED = "***"
+# A recording holds one run's exchanges for one order: tens of KB. A file this size is not
+# one, and is refused before it is read into memory.
+MAX_RECORDING_BYTES = 16 * 1024 * 1024
 
 
 # What a replayed client pretends to be: a loopback base URL never reached (the transport
@@ -132,9 +136,18 @@ class ReplayTransport(httpx.BaseTransport):
     @classmethod
     def from_file(cls, path: Path) -> ReplayTransport:
         try:
-            document = json.loads(path.read_text("utf-8"))
+            with path.open("rb") as stream:
+                data = stream.read(MAX_RECORDING_BYTES + 1)
+            if len(data) > MAX_RECORDING_BYTES:
+                raise VtexConfigError(
+                    f"{path}: larger than {MAX_RECORDING_BYTES // (1024 * 1024)} MB, "
+                    "not a recording of one run; refusing to read it"
+                )
+            document = json.loads(data.decode("utf-8"))
         except FileNotFoundError:
             raise VtexConfigError(f"{path}: no such recording") from None
+        except RecursionError:
+            raise VtexConfigError(f"{path}: not a readable recording (nested too deeply)") from None
         except (OSError, ValueError) as exc:
             raise VtexConfigError(f"{path}: not a readable recording ({exc})") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -213,9 +226,11 @@ def open_client(
     *,
     record: Path | None = None,
     replay: Path | None = None,
+    deadline: Deadline | None = None,
     **client_options: Any,
 ) -> tuple[VtexClient, RecordingTransport | None]:
-    """The client for an online run: live (optionally recorded) or replayed from a file."""
+    """The client for an online run: live (optionally recorded) or replayed from a file;
+    `deadline` is the run's (`--timeout`, and Ctrl-C)."""
     if replay is not None:
         transport: httpx.BaseTransport = ReplayTransport.from_file(replay)
         # A replay answers at once and exactly as recorded: the same retries as the live run
@@ -226,6 +241,7 @@ def open_client(
             sleep=_no_wait,
             requests_per_second=1e9,
             burst=1_000_000,
+            deadline=deadline,
         )
         return client, None
     config = VtexConfig.from_env(env)
@@ -234,4 +250,5 @@ def open_client(
     if record is not None:
         recorder = RecordingTransport(transport, [config.app_key, config.app_token])
         transport = recorder
-    return VtexClient(config, transport=transport, **client_options), recorder
+    client = VtexClient(config, transport=transport, deadline=deadline, **client_options)
+    return client, recorder
