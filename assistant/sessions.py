@@ -207,8 +207,10 @@ class SessionStore:
         for line in lines:
             try:
                 entry = AuditEntry.model_validate(json.loads(line))
-            except (ValueError, ValidationError):
-                continue  # a line cut short by a crash: the others still count
+            except (ValueError, RecursionError, ValidationError):
+                # A line cut short by a crash, or one nested too deeply to be an entry: the
+                # others still count.
+                continue
             if session_id is None or entry.session == session_id:
                 entries.append(entry)
         return entries
