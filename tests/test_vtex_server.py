@@ -309,6 +309,7 @@ def test_scenario_files_in_json_and_yaml_load_alike(tmp_path: Path, http: httpx.
         ({"GET /x": {"body": float("nan")}}, "not a JSON value"),
         ({"GET /x": {"stauts": 500}}, "unknown keys \\['stauts'\\]"),
         ({"GET /x": {"delay": -1}}, "delay -1"),
+        ({"GET /x": {"trickle": "slow"}}, "trickle 'slow'"),
         ({"GET /x": {"headers": {"Content-Length": "9"}}}, "set by the server"),
         ({"GET /x": {"headers": {"X-A": "1\r\nX-B: 2"}}}, "line break"),
         ({"GET /x": {"sequence": []}}, "non-empty list"),
