@@ -461,6 +461,12 @@ def triage(
                 for result in finished_after_interrupt(results):
                     summary.add(result)
                     writer.write(result)
+            if client is not None and client.deadline.expired:
+                _say(
+                    "[yellow]warning:[/]",
+                    f"{client.deadline.describe()}: the orders not checked by then are "
+                    "undecided (error checks); triage them again",
+                )
         if summary.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(summary.exit_code())

@@ -9,6 +9,7 @@ deadlines are a second or less, so the slow-server tests stay fast.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import signal
@@ -30,6 +31,7 @@ import assistant.bulk as bulk
 from assistant.cli import app
 from assistant.vtex import VtexApiError, VtexClient, VtexConfig
 from assistant.vtex.deadline import Deadline
+from assistant.vtex.recording import RecordingTransport
 from tests.test_bulk import write_xlsx
 from tests.vtex_server import VtexServer, env_for
 from tests.vtex_store import healthy_store
@@ -140,6 +142,7 @@ def test_a_server_that_trickles_ends_the_triage_at_the_deadline_and_keeps_every_
         assert by_row[row]["findings"] == []
     assert document["summary"]["by_verdict"] == {"action_needed": 0, "undecided": 1, "clean": 2}
     assert [r["row"] for r in csv_rows(out)] == ["2", "3", "4"]
+    assert "deadline of 1 s reached" in result.stderr  # the operator is told, once
 
 
 def test_the_deadline_stands_still_while_paused_and_cancel_ends_every_wait() -> None:
@@ -301,6 +304,31 @@ def test_a_body_without_a_length_is_refused_as_it_streams_in() -> None:
     with pytest.raises(VtexApiError, match="larger than 1 MB"):
         client.list_docks()
     assert len(sent) <= 17  # stopped at the cap, not after 650 MB
+
+
+def test_a_recorded_run_caps_the_body_too_and_reads_a_compressed_one_once() -> None:
+    # --record reads each answer before the client does: it must stop at the cap as well.
+    sent: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        for _ in range(10_000):
+            sent.append(1)
+            yield b" " * 65536
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/docks"):
+            return httpx.Response(200, content=endless())
+        packed = gzip.compress(json.dumps([]).encode())
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=packed)
+
+    recorder = RecordingTransport(httpx.MockTransport(answer), [KEY, TOKEN])
+    config = VtexConfig(account="teststore", app_key=KEY, app_token=TOKEN)
+    client = VtexClient(config, transport=recorder)
+    with pytest.raises(VtexApiError, match="larger than 4 MB"):
+        client.list_docks()
+    assert len(sent) <= 66  # 4 MB in 64 KB chunks, not 650 MB
+    assert client.list_warehouses() == []  # gzip: decoded once, recorded as text
+    assert recorder.exchanges[-1]["body"] == "[]"
 
 
 @pytest.mark.parametrize("body", ["", "  \r\n "], ids=["empty", "blank"])

@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from assistant.errors import VtexConfigError
-from assistant.vtex.client import VtexClient, VtexConfig
+from assistant.errors import VtexApiError, VtexConfigError
+from assistant.vtex.client import MAX_BODY_BYTES, VtexClient, VtexConfig
 from assistant.vtex.deadline import Deadline
 
 FORMAT = "order-assistant-recording"
@@ -75,6 +75,26 @@ def _json_or_text(content: bytes) -> Any:
         return content.decode("utf-8", "replace")
 
 
+def _read_capped(request: httpx.Request, response: httpx.Response) -> bytes:
+    """The body, decompressed, read no further than the client's cap: the recorder reads before
+    the client does, so it must not fill the memory first."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                problem = (
+                    f"VTEX answered {response.status_code} with a body larger than "
+                    f"{MAX_BODY_BYTES // (1024 * 1024)} MB; not read"
+                )
+                raise VtexApiError(request.method, _path_of(request.url), problem)
+            chunks.append(chunk)
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
 class RecordingTransport(httpx.BaseTransport):
     """Passes requests to `inner` and keeps each exchange, secrets blanked."""
 
@@ -86,7 +106,7 @@ class RecordingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
-        content = response.read()
+        content = _read_capped(request, response)
         exchange = {
             "method": request.method,
             "path": _path_of(request.url),
@@ -100,8 +120,14 @@ class RecordingTransport(httpx.BaseTransport):
         }
         with self._lock:
             self.exchanges.append(exchange)
+        # The body is decompressed already: the client must not decode it again.
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length")
+        ]
         return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
+            response.status_code, headers=headers, content=content, request=request
         )
 
     def _blank_bytes(self, content: bytes) -> bytes:
