@@ -451,16 +451,19 @@ def triage(
             ) as writer,
         ):
             results = run_triage(rows, diagnoser, client, concurrency=concurrency)
-            try:
-                for result in results:
-                    summary.add(result)
-                    writer.write(result)
-            except KeyboardInterrupt:
-                summary.interrupted = True
-                # Ctrl-C may land here, between two results: what was checked is kept too.
-                for result in finished_after_interrupt(results):
-                    summary.add(result)
-                    writer.write(result)
+            with _WholeResults() as whole:
+                try:
+                    for result in results:
+                        whole.busy = True
+                        summary.add(result)
+                        writer.write(result)
+                        whole.done()
+                except KeyboardInterrupt:
+                    summary.interrupted = True
+                    # Ctrl-C may land here, between two results: what was checked is kept too.
+                    for result in finished_after_interrupt(results):
+                        summary.add(result)
+                        writer.write(result)
             if client is not None and client.deadline.expired:
                 _say(
                     "[yellow]warning:[/]",
@@ -470,6 +473,48 @@ def triage(
         if summary.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(summary.exit_code())
+
+
+class _WholeResults:
+    """Holds a Ctrl-C that arrives while one triage result is being counted and written until
+    it is written whole (JSON entry and CSV rows), so the outputs and the summary never
+    disagree about an order. Flags, not a context manager per result: this runs per order."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self._pending = False
+        self._installed = False
+
+    def __enter__(self) -> "_WholeResults":
+        import signal
+        import threading
+
+        # Only the main thread may set a handler; an ignored or custom SIGINT is left alone.
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            signal.signal(signal.SIGINT, self._interrupt)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self.busy:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    def done(self) -> None:
+        self.busy = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
 
 
 @app.command()

@@ -796,29 +796,32 @@ class VtexClient:
             method, path, json=json_body, timeout=timeout, extensions={"trace": self._trace}
         )
         response = self._http.send(request, stream=True)
+        status = response.status_code
         try:
             # A write's answer is not read: callers re-read to verify.
-            content = b"" if write else self._read_body(method, path, response)
+            content = None if write else self._read_body(method, path, response)
         finally:
             response.close()
-        return _Reply(response.status_code, response.headers, content)
+        if content is None and not write and 200 <= status < 300:
+            limit = _size(self._max_body_bytes)
+            problem = f"VTEX answered {status} with a body larger than {limit}; not read"
+            raise VtexApiError(method, self.redact(path), problem, status)
+        # An error's body is never quoted (_fetch), so an oversized one is just dropped.
+        return _Reply(status, response.headers, content or b"")
 
-    def _read_body(self, method: str, path: str, response: httpx.Response) -> bytes:
-        """The body, chunk by chunk: refused once it passes the size cap, abandoned once the
+    def _read_body(self, method: str, path: str, response: httpx.Response) -> bytes | None:
+        """The body, chunk by chunk; None once it passes the size cap. Abandoned once the
         deadline passes (httpx's read timeout restarts with every chunk, however small)."""
         limit = self._max_body_bytes
-        too_large = (
-            f"VTEX answered {response.status_code} with a body larger than {_size(limit)}; not read"
-        )
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise VtexApiError(method, self.redact(path), too_large, response.status_code)
+            return None
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > limit:
-                raise VtexApiError(method, self.redact(path), too_large, response.status_code)
+                return None
             chunks.append(chunk)
             self._check_time(method, path, False, sent=True)
         return b"".join(chunks)
