@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from typer.testing import CliRunner, Result
 
 import assistant.bulk as bulk
@@ -304,6 +305,25 @@ def test_a_body_without_a_length_is_refused_as_it_streams_in() -> None:
     with pytest.raises(VtexApiError, match="larger than 1 MB"):
         client.list_docks()
     assert len(sent) <= 17  # stopped at the cap, not after 650 MB
+
+
+def test_an_oversized_error_body_is_dropped_and_the_retry_still_made(
+    client: VtexClient, vtex: respx.MockRouter
+) -> None:
+    # The body of a 503 or a 404 is never read, so its size is no reason to stop retrying.
+    huge = b"<html>" + b" " * (5 * 1024 * 1024)
+    path = "/api/catalog_system/pvt/sku/stockkeepingunitbyid/"
+    vtex.get(path + "1").mock(
+        side_effect=[
+            httpx.Response(503, content=huge),
+            httpx.Response(200, json={"Id": 1, "ProductId": 9, "IsActive": True}),
+        ]
+    )
+    vtex.get(path + "2").respond(404, content=huge)
+    sku = client.get_sku("1")
+    assert sku is not None
+    assert sku.IsActive is True
+    assert client.get_sku("2") is None
 
 
 def test_a_recorded_run_caps_the_body_too_and_reads_a_compressed_one_once() -> None:
