@@ -77,22 +77,28 @@ def _json_or_text(content: bytes) -> Any:
 
 def _read_capped(request: httpx.Request, response: httpx.Response) -> bytes:
     """The body, decompressed, read no further than the client's cap: the recorder reads before
-    the client does, so it must not fill the memory first."""
+    the client does, so it must not fill the memory first. As in the client, an oversized
+    answer is an error, and an oversized error page (never read) is dropped."""
     chunks: list[bytes] = []
     size = 0
     try:
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                problem = (
-                    f"VTEX answered {response.status_code} with a body larger than "
-                    f"{MAX_BODY_BYTES // (1024 * 1024)} MB; not read"
-                )
-                raise VtexApiError(request.method, _path_of(request.url), problem)
+                break
             chunks.append(chunk)
+        else:
+            return b"".join(chunks)
     finally:
         response.close()
-    return b"".join(chunks)
+    status = response.status_code
+    if not 200 <= status < 300:
+        return b""
+    problem = (
+        f"VTEX answered {status} with a body larger than "
+        f"{MAX_BODY_BYTES // (1024 * 1024)} MB; not read"
+    )
+    raise VtexApiError(request.method, _path_of(request.url), problem, status)
 
 
 class RecordingTransport(httpx.BaseTransport):
