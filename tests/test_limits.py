@@ -17,7 +17,9 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,6 +307,35 @@ def test_a_body_without_a_length_is_refused_as_it_streams_in() -> None:
     with pytest.raises(VtexApiError, match="larger than 1 MB"):
         client.list_docks()
     assert len(sent) <= 17  # stopped at the cap, not after 650 MB
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_bomb_is_refused_without_inflating_it(encoding: str) -> None:
+    # 40 MB of spaces pack into some 40 KB; httpx would inflate each 64 KB read whole.
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | (16 if encoding == "gzip" else 0))
+    packed = packer.compress(b" " * (40 * 1024 * 1024)) + packer.flush()
+    assert len(packed) < 100_000
+    headers = {"Content-Encoding": encoding, "Content-Type": "application/json"}
+
+    def answer(request: httpx.Request) -> httpx.Response:  # streamed, as from a socket
+        slices = (packed[at : at + 65536] for at in range(0, len(packed), 65536))
+        return httpx.Response(200, headers=headers, content=slices)
+
+    transport = httpx.MockTransport(answer)
+    config = VtexConfig(account="teststore", app_key=KEY, app_token=TOKEN)
+    client = VtexClient(config, transport=transport, max_body_bytes=1024 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(VtexApiError, match="larger than 1 MB"):
+            client.list_docks()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1024 / 1024:.0f} MB"
+    # An honest compressed answer still reads as before.
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | (16 if encoding == "gzip" else 0))
+    packed = packer.compress(b"[]") + packer.flush()
+    assert client.list_warehouses() == []
 
 
 def test_an_oversized_error_body_is_dropped_and_the_retry_still_made(

@@ -53,8 +53,9 @@ import socket
 import threading
 import time
 import weakref
+import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from types import TracebackType
@@ -818,12 +819,16 @@ class VtexClient:
             return None
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-            self._check_time(method, path, False, sent=True)
+        try:
+            for chunk in _decoded(response):
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
+                self._check_time(method, path, False, sent=True)
+        except zlib.error:
+            problem = f"VTEX answered {response.status_code} with a body that does not decompress"
+            raise VtexApiError(method, self.redact(path), problem, response.status_code) from None
         return b"".join(chunks)
 
     def _trace(self, event: str, info: Mapping[str, Any]) -> None:
@@ -908,6 +913,28 @@ def _decode(method: str, path: str, response: _Reply) -> Any:
     except ValueError:  # includes UnicodeDecodeError
         problem = f"VTEX answered {status} with a body that is not JSON"
         raise VtexApiError(method, path, problem, status) from None
+
+
+# Decompressed in slices of this size: httpx inflates each chunk read whole, and 64 KB of a
+# gzip bomb inflates to some 64 MB (per request in flight) before any size check could run.
+_INFLATE_SLICE = 64 * 1024
+
+
+def _decoded(response: httpx.Response) -> Iterator[bytes]:
+    """The body's bytes, gzip or deflate inflated a slice at a time. Other encodings (br and
+    zstd, which httpx offers only when their packages are installed) go through httpx."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    # A body already in memory (a test transport's) has nothing left to stream raw.
+    if encoding not in ("gzip", "x-gzip", "deflate") or response.is_stream_consumed:
+        yield from response.iter_bytes()
+        return
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or a zlib header
+    for raw in response.iter_raw():
+        pending = raw
+        while pending and not inflater.eof:
+            yield inflater.decompress(pending, _INFLATE_SLICE)
+            pending = inflater.unconsumed_tail
+    yield inflater.flush()
 
 
 def _shut(sock: socket.socket) -> None:
