@@ -10,6 +10,8 @@ Formats, by extension:
   locales) or tabs: the header line decides. Cells are text; `quantity` must be plain digits.
 - .xlsx: the first sheet. Numbers in id columns become their decimal text (Excel turns typed
   ids into numbers); a number with decimals there, or one too large to be exact, is a BadRow.
+  A workbook over MAX_XLSX_BYTES, or that unpacks to more than MAX_XLSX_UNPACKED_BYTES, is
+  refused before it is read.
 - .jsonl/.ndjson: one JSON object per line, keys named exactly as the fields, types as strict
   as in a single order file; item fields may also be flat (`sku_id`, `quantity` keys).
 
@@ -63,6 +65,14 @@ from assistant.safetext import printable
 from assistant.yamlio import DocumentError, parse_json
 
 MAX_ROW_BYTES = 1024 * 1024  # one CSV record or JSON line; CSV counts characters
+# An .xlsx is a zip archive. A 100,000-row export is a few MB packed and tens of MB unpacked;
+# openpyxl keeps the shared strings (every distinct text) in memory, so the unpacked size is
+# checked from the archive's directory before anything is unpacked: a decompression bomb (a
+# small file that unpacks to gigabytes) is refused before it fills the memory. zipfile never
+# unpacks more than a member's declared size, so the declared sizes are a true bound.
+MAX_XLSX_BYTES = 64 * 1024 * 1024
+MAX_XLSX_UNPACKED_BYTES = 512 * 1024 * 1024
+_MB = 1024 * 1024
 REQUIRED_FIELDS = ("order_id", "error_message")
 ITEM_COLUMNS = tuple(Item.model_fields)  # sku_id, quantity, seller_sku: one item per row
 ROW_FIELDS = (*OrderContext.model_fields, *ITEM_COLUMNS)
@@ -617,7 +627,30 @@ def _xlsx_rows(path: Path, name: str, columns: Mapping[str, str]) -> _Reader:
         workbook.close()
 
 
+def _check_xlsx_size(path: Path, name: str) -> None:
+    try:
+        size = path.stat().st_size
+        if size > MAX_XLSX_BYTES:
+            raise InputError(
+                name,
+                f"is larger than {MAX_XLSX_BYTES // _MB} MB; split the export into smaller files",
+            )
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except OSError as exc:
+        raise InputError(name, _open_problem(exc)) from None
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise InputError(name, f"is not an Excel .xlsx workbook ({_reason(exc)})") from None
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise InputError(
+            name,
+            f"unpacks to {unpacked // _MB} MB, more than {MAX_XLSX_UNPACKED_BYTES // _MB} MB: "
+            "refused before unpacking (a damaged file, or a decompression bomb)",
+        )
+
+
 def _load_workbook(path: Path, name: str) -> Any:
+    _check_xlsx_size(path, name)
     try:
         from openpyxl import load_workbook  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - openpyxl is a dependency

@@ -293,9 +293,16 @@ class Checker:
             for function, args in pending:
                 self._quiet(self._call, function, *args)
             return
+        assert self.client is not None
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for future in [pool.submit(self._quiet, self._call, f, *a) for f, a in pending]:
-                future.result()
+            futures = [pool.submit(self._quiet, self._call, f, *a) for f, a in pending]
+            try:
+                for future in futures:
+                    future.result()
+            except KeyboardInterrupt:
+                # Leaving the pool waits for its threads: cut their lookups short first.
+                self.client.cancel()
+                raise
 
     @staticmethod
     def _quiet(function: Callable[..., Any], *args: Any) -> Any:

@@ -16,15 +16,19 @@ from assistant import __version__
 from assistant.errors import EXIT_ACTION_NEEDED, EXIT_UNDECIDED, EXIT_USAGE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
     from assistant.diagnose import Diagnoser
     from assistant.errors import Problem
     from assistant.fixplan import Plan, PlanBuilder
+    from assistant.guide import AnswerKey, Prompter
     from assistant.intake import FlagValues
     from assistant.models import OrderContext
     from assistant.sessions import SessionStore
     from assistant.vtex import VtexClient
+    from assistant.vtex.deadline import Deadline
 
 app = typer.Typer(
     name="order-assistant",
@@ -198,6 +202,19 @@ ReplayOpt = Annotated[
     ),
 ]
 
+# typer's help shows the defaults of assistant.vtex.deadline (not imported here: start-up time).
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        max=86400,
+        help="Seconds this run may spend on VTEX calls in all (default 120; triage 900). "
+        "When they run out, the lookups not done are errors (exit 3); what was checked is kept.",
+        show_default=False,
+    ),
+]
+
 
 def _order_flags(
     message: str | None,
@@ -253,10 +270,14 @@ def _vtex(
     record: Path | None,
     replay: Path | None,
     inputs: "list[Path | None] | None" = None,
+    timeout: float | None = None,
+    *,
+    default_timeout: float | None = None,
 ) -> "Iterator[VtexClient | None]":
     """The VTEX client when the run is online: --replay, --online, or credentials in the
     environment (unless --offline). A recording is saved when the run ends, even on failure;
-    one that would overwrite an input (`inputs`, the replayed file) or a link is refused first."""
+    one that would overwrite an input (`inputs`, the replayed file) or a link is refused first.
+    The client's deadline (`--timeout`) starts now."""
     import os
 
     if record is not None:
@@ -277,9 +298,11 @@ def _vtex(
                 )
             yield None
             return
+    from assistant.vtex.deadline import DEFAULT_RUN_SECONDS, Deadline
     from assistant.vtex.recording import open_client
 
-    client, recorder = open_client(os.environ, record=record, replay=replay)
+    deadline = Deadline(timeout or default_timeout or DEFAULT_RUN_SECONDS)
+    client, recorder = open_client(os.environ, record=record, replay=replay, deadline=deadline)
     try:
         with client:
             yield client
@@ -302,6 +325,7 @@ def diagnose(
     online: OnlineOpt = None,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
+    timeout: TimeoutOpt = None,
     json_output: JsonOpt = False,
     rules_dir: RulesDirs = None,
 ) -> None:
@@ -317,7 +341,7 @@ def diagnose(
             order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         )
         diagnoser = _diagnoser(rules_dir)
-        with _vtex(online, record, replay, [_input_path(order)]) as client:
+        with _vtex(online, record, replay, [_input_path(order)], timeout) as client:
             diagnosis = diagnoser.diagnose(context, client)
         if json_output:
             sys.stdout.write(diagnosis.model_dump_json(indent=2) + "\n")
@@ -340,6 +364,7 @@ def verify(
     country: CountryOpt = None,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
+    timeout: TimeoutOpt = None,
     json_output: JsonOpt = False,
     rules_dir: RulesDirs = None,
 ) -> None:
@@ -356,7 +381,7 @@ def verify(
             order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
         )
         diagnoser = _diagnoser(rules_dir)
-        with _vtex(True, record, replay, [_input_path(order)]) as client:
+        with _vtex(True, record, replay, [_input_path(order)], timeout) as client:
             report = verify_report(diagnoser.diagnose(context, client))
         if json_output:
             sys.stdout.write(report.model_dump_json(indent=2) + "\n")
@@ -415,6 +440,7 @@ def triage(
             show_default=False,
         ),
     ] = None,
+    timeout: TimeoutOpt = None,
     rules_dir: RulesDirs = None,
 ) -> None:
     """Diagnose a backlog of failed orders at once and say what blocks how many.
@@ -426,8 +452,9 @@ def triage(
     from assistant.bulk import parse_column_mapping, read_orders
     from assistant.errors import EXIT_INTERRUPTED
     from assistant.report import TriageWriter
-    from assistant.triage import Summary
+    from assistant.triage import Summary, finished_after_interrupt
     from assistant.triage import triage as run_triage
+    from assistant.vtex.deadline import DEFAULT_TRIAGE_SECONDS
 
     summary = Summary()
     with _user_errors():
@@ -444,7 +471,9 @@ def triage(
                 EXIT_USAGE,
             )
         with (
-            _vtex(online, None, None) as client,
+            _vtex(
+                online, None, None, timeout=timeout, default_timeout=DEFAULT_TRIAGE_SECONDS
+            ) as client,
             TriageWriter(
                 sys.stdout,
                 _stderr(),
@@ -455,14 +484,28 @@ def triage(
             ) as writer,
         ):
             builder = _plan_builder(plan, client, diagnoser, file)
-            try:
-                for result in run_triage(rows, diagnoser, client, concurrency=concurrency):
-                    summary.add(result)
-                    writer.write(result)
-                    if builder is not None:
-                        builder.add(result)
-            except KeyboardInterrupt:
-                summary.interrupted = True
+            results = run_triage(rows, diagnoser, client, concurrency=concurrency)
+            with _WholeResults() as whole:
+                try:
+                    for result in results:
+                        whole.busy = True
+                        summary.add(result)
+                        writer.write(result)
+                        if builder is not None:
+                            builder.add(result)
+                        whole.done()
+                except KeyboardInterrupt:
+                    summary.interrupted = True
+                    # Ctrl-C may land here, between two results: what was checked is kept too.
+                    for result in finished_after_interrupt(results):
+                        summary.add(result)
+                        writer.write(result)
+            if client is not None and client.deadline.expired:
+                _say(
+                    "[yellow]warning:[/]",
+                    f"{client.deadline.describe()}: the orders not checked by then are "
+                    "undecided (error checks); triage them again",
+                )
         if summary.interrupted:
             if plan is not None:
                 _say("", "interrupted: no plan written (it would miss orders)")
@@ -492,6 +535,48 @@ def _plan_builder(
 
     playbooks = load_playbooks((), rulebook=diagnoser.rulebook)
     return PlanBuilder(client, playbooks, source=file.name)
+
+
+class _WholeResults:
+    """Holds a Ctrl-C that arrives while one triage result is being counted and written until
+    it is written whole (JSON entry and CSV rows), so the outputs and the summary never
+    disagree about an order. Flags, not a context manager per result: this runs per order."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self._pending = False
+        self._installed = False
+
+    def __enter__(self) -> "_WholeResults":
+        import signal
+        import threading
+
+        # Only the main thread may set a handler; an ignored or custom SIGINT is left alone.
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            signal.signal(signal.SIGINT, self._interrupt)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self.busy:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    def done(self) -> None:
+        self.busy = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
 
 
 @app.command()
@@ -548,6 +633,7 @@ def guide(
         ),
     ] = None,
     online: OnlineOpt = None,
+    timeout: TimeoutOpt = None,
     rules_dir: RulesDirs = None,
     playbooks_dir: PlaybooksDirs = None,
 ) -> None:
@@ -600,10 +686,14 @@ def guide(
         interactive = (
             order != "-" and sys.stdin is not None and sys.stdin.isatty() and console.is_terminal
         )
-        prompter = TerminalPrompter(console, book) if interactive else ScriptedPrompter(book)
+        prompter: Prompter = (
+            TerminalPrompter(console, book) if interactive else ScriptedPrompter(book)
+        )
         import os
 
-        with _vtex(online, None, None) as client:
+        with _vtex(online, None, None, timeout=timeout) as client:
+            if client is not None:
+                prompter = _PausingPrompter(prompter, client.deadline)
             if apply and client is None:
                 _fail(
                     "--apply needs VTEX credentials (VTEX_ACCOUNT, VTEX_APP_KEY, "
@@ -654,6 +744,39 @@ def guide(
                 )
                 raise typer.Exit(EXIT_INPUT_NEEDED) from None
     raise typer.Exit(code)
+
+
+class _PausingPrompter:
+    """A guided session's prompter that stops the run's VTEX deadline while the operator
+    answers: `--timeout` bounds the waits on VTEX, not the operator's thinking time."""
+
+    def __init__(self, inner: "Prompter", deadline: "Deadline") -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def choose(
+        self,
+        key: "AnswerKey",
+        question: str,
+        choices: "Sequence[tuple[str, str]]",
+        default: str | None = None,
+    ) -> str:
+        with self._deadline.paused():
+            return self._inner.choose(key, question, choices, default)
+
+    def confirm(self, key: "AnswerKey", question: str) -> bool:
+        with self._deadline.paused():
+            return self._inner.confirm(key, question)
+
+    def done(self, key: "AnswerKey", question: str) -> bool | None:
+        with self._deadline.paused():
+            return self._inner.done(key, question)
+
+    def maybe_choose(
+        self, key: "AnswerKey", question: str, choices: "Sequence[tuple[str, str]]"
+    ) -> str | None:
+        with self._deadline.paused():
+            return self._inner.maybe_choose(key, question, choices)
 
 
 sessions_app = typer.Typer(
@@ -990,7 +1113,12 @@ def plan_apply(
     with _user_errors():
         fix_plan = load_plan(plan)
         console = _stderr()
-        with _vtex(True if apply else None, None, None) as client:
+        from assistant.vtex.deadline import DEFAULT_TRIAGE_SECONDS
+
+        # A plan covers a backlog: its writes and re-verification get triage's deadline.
+        with _vtex(
+            True if apply else None, None, None, default_timeout=DEFAULT_TRIAGE_SECONDS
+        ) as client:
             check_account(fix_plan, os.environ.get("VTEX_ACCOUNT") if client else None)
             if apply and not yes and fix_plan.fixes:
                 _confirm_plan(console, fix_plan, EXIT_INPUT_NEEDED)

@@ -286,8 +286,9 @@ class SessionStore:
         for number, line in enumerate(lines, start=1):
             try:
                 entry = AuditEntry.model_validate(json.loads(line.decode("utf-8")))
-            except (ValueError, ValidationError):  # UnicodeDecodeError is a ValueError
-                # A line cut short by a crash, or edited: the others still count.
+            except (ValueError, RecursionError, ValidationError):
+                # A line cut short by a crash, edited, not UTF-8 (a ValueError too), or nested
+                # too deeply to be an entry: the others still count.
                 if line.strip():
                     skipped.append(number)
                 continue

@@ -6,12 +6,17 @@ distinct lookup one request (a SKU shared by 500 orders is fetched once; docks, 
 affiliate and trade policy once per run), and `concurrency` orders are checked at a time with
 one lookup each in flight, so at most `concurrency` requests are ever in flight. Offline, each
 order shape is diagnosed once and the orders' ids are filled into it (assistant.offline).
+
+Ctrl-C (online): the client is cancelled, so the lookups in flight end at once instead of at
+their timeouts, and every order already checked is still yielded (in input order; those whose
+check was cut short are left out) before the KeyboardInterrupt goes on. The run's deadline
+needs nothing here: once it passes, each lookup fails at once and its check is an `error`.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -199,7 +204,7 @@ def triage(
     client: VtexClient | None = None,
     *,
     concurrency: int = 8,
-) -> Iterator[Triaged | BadRow]:
+) -> Generator[Triaged | BadRow, None, None]:
     """Diagnose every order; results come back in input order. Offline runs in this thread
     (the engine is serial anyway); online, `concurrency` orders are checked at a time."""
     if client is None:
@@ -217,14 +222,35 @@ def triage(
                 yield Triaged(row, diagnoser.diagnose(row.context))
         return
     yield from _concurrently(
-        rows, lambda order: diagnoser.diagnose(order.context, client, workers=1), concurrency
+        rows,
+        lambda order: diagnoser.diagnose(order.context, client, workers=1),
+        concurrency,
+        cancel=client.cancel,
     )
+
+
+def finished_after_interrupt(
+    results: Generator[Triaged | BadRow, None, None],
+) -> Iterator[Triaged | BadRow]:
+    """After a Ctrl-C that reached the caller between two results: the results `triage`
+    already has (it is told of the interrupt, and yields them), then nothing. When the Ctrl-C
+    reached `triage` itself, it yielded them already and this yields nothing."""
+    try:
+        first = results.throw(KeyboardInterrupt())
+    except (KeyboardInterrupt, StopIteration):
+        return
+    yield first
+    try:
+        yield from results
+    except KeyboardInterrupt:
+        return
 
 
 def _concurrently(
     rows: Iterable[BulkOrder | BadRow],
     diagnose: Callable[[BulkOrder], Diagnosis],
     concurrency: int,
+    cancel: Callable[[], None],
 ) -> Iterator[Triaged | BadRow]:
     # A bounded window of pending orders: reading never runs far ahead of checking. Results
     # leave in input order, so an order that waits for several round trips holds the window's
@@ -233,6 +259,7 @@ def _concurrently(
     # the workers: each diagnosis makes one request at a time.
     window: deque[tuple[BulkOrder | BadRow, Future[Diagnosis] | None]] = deque()
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="triage")
+    finished = False
     try:
         try:
             for row in rows:
@@ -240,6 +267,8 @@ def _concurrently(
                 window.append((row, future))
                 while len(window) > LOOKAHEAD * concurrency:
                     yield _result(*window.popleft())
+            while window:
+                yield _result(*window.popleft())
         except AssistantError:
             # The file broke partway (a damaged workbook): the orders already read and being
             # checked are still reported, then the error.
@@ -247,13 +276,17 @@ def _concurrently(
                 yield _result(*window.popleft())
             raise
         except KeyboardInterrupt:
-            # Ctrl-C while reading: report the orders already checked, in order, and stop.
-            while window and (window[0][1] is None or window[0][1].done()):
-                yield _result(*window.popleft())
+            # Ctrl-C: stop the lookups in flight (their orders are left out: their checks
+            # were cut short), then report every order checked before it, in input order.
+            done = [(row, future) for row, future in window if future is None or future.done()]
+            cancel()
+            for row, future in done:
+                yield _result(row, future)
             raise
-        while window:
-            yield _result(*window.popleft())
+        finished = True
     finally:
+        if not finished:  # an error, Ctrl-C, or a caller that stopped reading
+            cancel()
         pool.shutdown(wait=True, cancel_futures=True)
 
 

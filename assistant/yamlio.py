@@ -14,6 +14,9 @@ from typing import Any, BinaryIO
 import yaml
 
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+# Python's parsers give up on deep nesting with a RecursionError; no order, answer or recording
+# nests more than a few levels.
+NESTED_TOO_DEEPLY = "nested too deeply (lists or objects inside each other hundreds of levels deep)"
 
 
 class DocumentError(Exception):
@@ -99,7 +102,9 @@ def parse_json(text: str) -> Any:
         raise DocumentError(
             f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise DocumentError(f"invalid JSON: {NESTED_TOO_DEEPLY}") from None
+    except ValueError as exc:
         raise DocumentError(f"invalid JSON: {exc}") from None
 
 
@@ -111,7 +116,9 @@ def parse_yaml(text: str) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or exc.context or "malformed"
         raise DocumentError(f"invalid YAML{where}: {problem}") from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+    except RecursionError:
+        raise DocumentError(f"invalid YAML: {NESTED_TOO_DEEPLY}") from None
+    except (yaml.YAMLError, ValueError) as exc:
         raise DocumentError(
             f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else 'malformed'}"
         ) from None

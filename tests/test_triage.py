@@ -321,7 +321,7 @@ def test_online_orders_read_before_a_broken_file_are_still_reported() -> None:
     seen: list[str] = []
 
     def consume() -> None:
-        for result in _concurrently(rows(), diagnose, 4):
+        for result in _concurrently(rows(), diagnose, 4, cancel=lambda: None):
             assert isinstance(result, Triaged)
             seen.append(result.diagnosis.order_id)
 

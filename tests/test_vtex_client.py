@@ -245,12 +245,15 @@ def test_missing_optional_fields_and_nulls_are_tolerated() -> None:
     assert Simulation.model_validate({"items": None, "messages": None}).messages == []
 
 
-def test_an_empty_200_for_a_sku_reads_as_not_found(
-    client: VtexClient, vtex: respx.MockRouter
+@pytest.mark.parametrize("content", [b"", b" \r\n\t "], ids=["empty", "blank"])
+def test_an_empty_or_blank_200_is_an_error_never_not_found(
+    client: VtexClient, vtex: respx.MockRouter, content: bytes
 ) -> None:
-    # NOTES-vtex-api.md §3a: no documented 404 body; treat an empty 200 as "not found" too.
-    vtex.get(SKU_PATH).respond(200, content=b"")
-    assert client.get_sku("2001773") is None
+    # Issue 11 item 7: a 200 that says nothing is neither "no such SKU" (that is a 404) nor
+    # a confirmation; the check that needed it cannot run.
+    vtex.get(SKU_PATH).respond(200, content=content)
+    with pytest.raises(VtexApiError, match="answered 200 with an empty body"):
+        client.get_sku("2001773")
 
 
 # ---- retries ---------------------------------------------------------------------------------
@@ -590,7 +593,8 @@ def test_every_request_carries_the_key_pair_json_headers_and_a_timeout(
 ) -> None:
     seen: list[httpx.Request] = []
     client = make_client(transport=recording_transport(seen, status=200), timeout=4.0)
-    client.get_affiliate("MZN")
+    with contextlib.suppress(VtexApiError):  # an empty 200: only the request matters here
+        client.get_affiliate("MZN")
     (request,) = seen
     assert request.headers["X-VTEX-API-AppKey"] == KEY
     assert request.headers["X-VTEX-API-AppToken"] == TOKEN
@@ -646,8 +650,9 @@ def test_the_only_write_methods_are_the_two_guide_fixes() -> None:
         for name, member in inspect.getmembers(VtexClient, callable)
         if not name.startswith("_")
     }
-    # redact() only rewrites text; forget() only drops the client's own cache.
-    assert public == {*EVERY_CALL, *WRITES, "close", "redact", "forget"}
+    # redact() only rewrites text; forget() only drops the client's own cache; cancel() only
+    # stops this client's own calls (Ctrl-C).
+    assert public == {*EVERY_CALL, *WRITES, "cancel", "close", "redact", "forget"}
 
 
 # ---- configuration ---------------------------------------------------------------------------

@@ -228,7 +228,7 @@ def test_a_route_with_its_query_string_wins_over_the_bare_path() -> None:
         ({"status": 503, "text": "Service Unavailable"}, "answered 503 after 2 attempts"),
         ({"status": 403, "text": ""}, "permission denied"),
         ({"text": '{"balance": [', "headers": {"Content-Type": "application/json"}}, "not JSON"),
-        ({}, "unexpected response shape"),  # an empty 200 where an inventory is expected
+        ({}, "answered 200 with an empty body"),  # never read as an empty inventory
     ],
     ids=["500", "503", "403", "malformed", "empty"],
 )
@@ -310,6 +310,7 @@ def test_scenario_files_in_json_and_yaml_load_alike(tmp_path: Path, http: httpx.
         ({"GET /x": {"body": float("nan")}}, "not a JSON value"),
         ({"GET /x": {"stauts": 500}}, "unknown keys \\['stauts'\\]"),
         ({"GET /x": {"delay": -1}}, "delay -1"),
+        ({"GET /x": {"trickle": "slow"}}, "trickle 'slow'"),
         ({"GET /x": {"headers": {"Content-Length": "9"}}}, "set by the server"),
         ({"GET /x": {"headers": {"X-A": "1\r\nX-B: 2"}}}, "line break"),
         ({"GET /x": {"sequence": []}}, "non-empty list"),

@@ -81,15 +81,22 @@ def test_the_sku_record_is_never_served_from_the_cache(
         httpx.Response(404, json=load("error_catalog_not_found.json")),
         httpx.Response(404, text="SKU not found"),
         httpx.Response(404),
-        httpx.Response(200),  # an empty 200 reads as "not found", as for the SKU context
     ],
-    ids=["json-404", "text-404", "empty-404", "empty-200"],
+    ids=["json-404", "text-404", "empty-404"],
 )
 def test_an_unknown_sku_has_no_record(
     client: VtexClient, vtex: respx.MockRouter, not_found: httpx.Response
 ) -> None:
     vtex.get(RECORD_PATH).mock(return_value=not_found)
     assert client.get_sku_record(70) is None
+
+
+def test_an_empty_200_for_a_record_is_an_error_not_an_unknown_sku(
+    client: VtexClient, vtex: respx.MockRouter
+) -> None:
+    vtex.get(RECORD_PATH).mock(return_value=httpx.Response(200))
+    with pytest.raises(VtexApiError, match="empty body"):
+        client.get_sku_record(70)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ the client gets back goes through httpx's own parsing, timeouts and connection p
 A route is `"METHOD /path"` with the path exactly as the client sends it (percent-encoding kept,
 compared as text: `%2F` is not `%2f`), optionally followed by `?query` to answer one query string
 only; the route with the query wins over the bare path. A response spec is
-`{"status", "body" | "text", "headers", "delay"}` or `{"sequence": [spec, ...]}` (successive
+`{"status", "body" | "text", "headers", "delay", "trickle"}` (`trickle`: seconds between the
+body's bytes, sent one at a time, as a server that never quite stops answering) or
+`{"sequence": [spec, ...]}` (successive
 answers to successive requests on that route, the last one repeating). Anything not in the
 scenario answers 404 `{"Message": "not in scenario"}`.
 
@@ -76,7 +78,7 @@ NOT_IN_SCENARIO: dict[str, str] = {"Message": "not in scenario"}
 
 _JSON_TYPE = "application/json; charset=utf-8"
 _TEXT_TYPE = "text/plain; charset=utf-8"
-_SPEC_KEYS = frozenset({"status", "body", "text", "headers", "delay", "sequence"})
+_SPEC_KEYS = frozenset({"status", "body", "text", "headers", "delay", "trickle", "sequence"})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 # The server frames the body itself: a scripted value for these would desynchronise the stream.
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
@@ -95,6 +97,7 @@ class Reply:
     content: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    trickle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -221,10 +224,15 @@ def _parse_reply(where: str, spec: Mapping[str, Any]) -> Reply:
     headers = _parse_headers(where, spec.get("headers") or {})
     if content_type and not any(name.lower() == "content-type" for name, _ in headers):
         headers = (("Content-Type", content_type), *headers)
-    delay = spec.get("delay", 0.0)
-    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf:
-        raise ValueError(f"{where}: delay {delay!r} is not a number of seconds >= 0")
-    return Reply(status=status, content=content, headers=headers, delay=float(delay))
+    delay, trickle = (_seconds(where, spec, key) for key in ("delay", "trickle"))
+    return Reply(status=status, content=content, headers=headers, delay=delay, trickle=trickle)
+
+
+def _seconds(where: str, spec: Mapping[str, Any], key: str) -> float:
+    value = spec.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise ValueError(f"{where}: {key} {value!r} is not a number of seconds >= 0")
+    return float(value)
 
 
 def _parse_headers(where: str, raw: object) -> tuple[tuple[str, str], ...]:
@@ -655,8 +663,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.content)))
         self.end_headers()
-        if reply.content:
+        if reply.trickle:
+            self._trickle(reply)
+        elif reply.content:
             self.wfile.write(reply.content)
+
+    def _trickle(self, reply: Reply) -> None:
+        # Each byte well within any read timeout, the whole body far beyond any deadline.
+        self.wfile.flush()
+        for index in range(len(reply.content)):
+            if self._owner._stopping.wait(reply.trickle):
+                break
+            self.wfile.write(reply.content[index : index + 1])
+            self.wfile.flush()
+        self.close_connection = True
 
 
 def _render(store: StatefulStore) -> Scenario:

@@ -27,6 +27,15 @@ have been applied, so the error says so and the caller re-reads. Writes go throu
 limiter and count in `request_count`; they are never cached, and a write does not drop the read
 cache by itself: call forget() before re-reading to verify.
 
+Time and size (issue 11): a run shares one Deadline (assistant.vtex.deadline). Every attempt
+first checks it, its timeout is capped by what is left, and the body is read in chunks, so a
+server that never answers or trickles its answer byte by byte ends the lookup when the deadline
+passes ("deadline of N s reached", a VtexApiError: the check that needed it is an `error`).
+A watchdog thread cuts the run's connections when it passes (a read blocked in a socket would
+otherwise wait out its own timeout); cancel() (Ctrl-C) does the same at once and wakes every
+backoff wait. A body over `max_body_bytes` (after decompression) is refused as it streams in,
+and a blank 200, or JSON nested too deeply to parse, is an error, never "not found".
+
 Secrets: the API key pair goes into two request headers and nowhere else. No message, repr or
 exception text built here contains it, and redirects are not followed (httpx would replay our
 custom auth headers to whatever host a redirect names).
@@ -34,15 +43,19 @@ custom auth headers to whatever host a redirect names).
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import ipaddress
 import json
 import math
 import re
+import socket
 import threading
 import time
+import weakref
+import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from types import TracebackType
@@ -54,6 +67,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from assistant import __version__
 from assistant.errors import VtexApiError, VtexConfigError, VtexPermissionError
+from assistant.vtex.deadline import Deadline
 from assistant.vtex.models import (
     Affiliate,
     CollectionPage,
@@ -79,6 +93,10 @@ DEFAULT_ENVIRONMENT = "vtexcommercestable"
 DEFAULT_REQUESTS_PER_SECOND = 150.0
 DEFAULT_BURST = 20
 JSON = "application/json"
+# The largest response body read (after decompression): the biggest documented answers (docks,
+# warehouses, a large order's simulation) are tens of KB; anything this size is not one of them.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_REQUEST_TIMEOUT = 15.0
 
 T = TypeVar("T")
 
@@ -373,26 +391,40 @@ class VtexClient:
         config: VtexConfig,
         *,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 15.0,
+        timeout: float = DEFAULT_REQUEST_TIMEOUT,
         max_retries: int = 3,
         backoff_base: float = 0.5,
         max_wait: float = 30.0,
         requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
         burst: int = DEFAULT_BURST,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        deadline: Deadline | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if max_retries < 0 or backoff_base < 0 or max_wait < 0 or timeout <= 0:
             raise ValueError("retries, backoff and wait must be >= 0 and the timeout > 0")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be >= 1")
         self.config = config
         self._redactor = Redactor([config.app_token, config.app_key])
         self.request_count = 0
+        self.deadline = deadline if deadline is not None else Deadline()
+        self._timeout = timeout
+        self._max_body_bytes = max_body_bytes
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._max_wait = max_wait
+        # Waits end early on cancel() (Ctrl-C); tests pass a sleep that does not wait at all.
+        sleep = sleep if sleep is not None else self.deadline.wait
         self._sleep = sleep
         self._wall_clock = wall_clock
+        # Every socket the client opened (httpcore's trace extension reports them), so that
+        # cancel() and the deadline's watchdog can cut off the reads blocked in them.
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._watchdog: threading.Thread | None = None
+        self._closed = threading.Event()
         self._limiter = RateLimiter(requests_per_second, burst, clock=clock, sleep=sleep)
         self._cache: dict[str, Any] = {}
         self._simulations: OrderedDict[str, Any] = OrderedDict()
@@ -422,7 +454,15 @@ class VtexClient:
         return self._redactor.text(text)
 
     def close(self) -> None:
+        self._closed.set()
         self._http.close()
+
+    def cancel(self) -> None:
+        """Stop this run's calls now (Ctrl-C): waits return, requests in flight are cut off,
+        and every later lookup fails with "interrupted" instead of being sent."""
+        self.deadline.cancel()
+        self._closed.set()  # the watchdog has nothing left to do
+        self._cut_connections()
 
     def __enter__(self) -> VtexClient:
         return self
@@ -441,8 +481,8 @@ class VtexClient:
         """The SKU with its context (active flags, product, trade policies); None if unknown."""
         path = f"/api/catalog_system/pvt/sku/stockkeepingunitbyid/{_segment(sku_id)}"
         body = self._get(path, _SKUS)
-        # The spec documents no 404 body here; an empty or null 200 is read as "not found" too
-        # (NOTES-vtex-api.md §3a, unverified against a live account).
+        # The spec documents no 404 body here; a `null` 200 is read as "not found" too
+        # (NOTES-vtex-api.md §3a, unverified); an empty one is an error (_decode).
         return None if body is None else self._parse(_SKU_CONTEXT, body, "GET", path)
 
     def get_sku_id_by_ref_id(self, ref_id: str) -> str | None:
@@ -559,7 +599,7 @@ class VtexClient:
     def get_sku_record(self, sku_id: str | int) -> dict[str, Any] | None:
         """The flat SKU record (`GET /api/catalog/pvt/stockkeepingunit/{skuId}`) exactly as VTEX
         returned it, unknown fields included, to be changed and sent back whole by update_sku.
-        None if VTEX does not know the SKU (404, or an empty 200 as for the SKU context).
+        None if VTEX does not know the SKU (404; an empty 200 is an error, not "unknown").
 
         Never from the per-run cache: it is read right before a write, and after it to verify."""
         path = f"/api/catalog/pvt/stockkeepingunit/{_segment(sku_id)}"
@@ -686,7 +726,7 @@ class VtexClient:
             # The error body is not quoted: its shape varies by API (JSON, plain text, empty).
             tries = f" after {attempts} attempts" if attempts > 1 else ""
             raise VtexApiError(method, self.redact(path), f"VTEX answered {status}{tries}", status)
-        return _decode(method, path, response)
+        return _decode(method, self.redact(path), response)
 
     def _write(self, method: str, path: str, endpoint: _Endpoint, json_body: Any = None) -> None:
         """Send one write; re-sent only on an answer that says it was not processed."""
@@ -708,14 +748,18 @@ class VtexClient:
 
     def _send(
         self, method: str, path: str, json_body: Any, *, write: bool = False
-    ) -> tuple[httpx.Response, int]:
-        """Send with retries; return the last response and the number of attempts."""
+    ) -> tuple[_Reply, int]:
+        """Send with retries; return the last answer and the number of attempts."""
         attempt = 0
         while True:
+            self._check_time(method, path, write, sent=False)
             self._limiter.acquire()
+            self._check_time(method, path, write, sent=False)  # the limiter may have waited
             try:
-                response = self._attempt(method, path, json_body)
+                response = self._attempt(method, path, json_body, write)
             except httpx.TransportError as exc:
+                # Cut off by the deadline or Ctrl-C: say so rather than "no response".
+                self._check_time(method, path, write, sent=not isinstance(exc, _NOT_SENT))
                 if write and not isinstance(exc, _NOT_SENT):
                     problem = f"no response ({type(exc).__name__}), {_MAY_HAVE_BEEN_APPLIED}"
                     raise VtexApiError(method, self.redact(path), problem) from exc
@@ -723,7 +767,7 @@ class VtexClient:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     problem = f"no response ({type(exc).__name__}){tries}"
                     raise VtexApiError(method, self.redact(path), problem) from exc
-                self._sleep(self._backoff(attempt))
+                self._pause(self._backoff(attempt), method, path, f"{type(exc).__name__}")
             else:
                 retryable = _is_retryable(response.status_code, write)
                 if not retryable or attempt >= self._max_retries:
@@ -731,24 +775,111 @@ class VtexClient:
                 wait = self._retry_wait(attempt, response)
                 if wait is None:  # VTEX asks for a longer wait than we allow: give up now
                     return response, attempt + 1
-                self._sleep(wait)
+                self._pause(wait, method, path, f"VTEX answered {response.status_code}")
             attempt += 1
 
-    def _attempt(self, method: str, path: str, json_body: Any) -> httpx.Response:
+    def _pause(self, seconds: float, method: str, path: str, cause: str) -> None:
+        """Wait before a retry, unless the deadline passes first: then fail now, with the
+        reason the retry was for."""
+        if seconds >= self.deadline.remaining() and not self.deadline.cancelled:
+            problem = f"{cause}; {self.deadline.describe()} before the next attempt"
+            raise VtexApiError(method, self.redact(path), problem)
+        self._sleep(seconds)
+
+    def _check_time(self, method: str, path: str, write: bool, *, sent: bool) -> None:
+        """Fail with the deadline's (or Ctrl-C's) reason once the run must stop calling."""
+        if not (self.deadline.cancelled or self.deadline.expired):
+            return
+        problem = self.deadline.describe()
+        if write:
+            problem += f", {_MAY_HAVE_BEEN_APPLIED}" if sent else ", the write was not sent"
+        raise VtexApiError(method, self.redact(path), problem)
+
+    def _attempt(self, method: str, path: str, json_body: Any, write: bool) -> _Reply:
         with self._lock:
             self.request_count += 1
-        if method == "GET":
-            return self._http.get(path)
-        if method == "PUT":
-            return self._http.put(path, json=json_body)
-        # json=None sends no body: the salespolicy POST has none.
-        return self._http.post(path, json=json_body)
+            self._start_watchdog()
+        # Each attempt's timeouts (connect, each read) capped by what is left of the run.
+        timeout = httpx.Timeout(max(0.001, min(self._timeout, self.deadline.remaining())))
+        # json=None sends no body: the GETs and the salespolicy POST have none.
+        request = self._http.build_request(
+            method, path, json=json_body, timeout=timeout, extensions={"trace": self._trace}
+        )
+        response = self._http.send(request, stream=True)
+        status = response.status_code
+        try:
+            # A write's answer is not read: callers re-read to verify.
+            content = None if write else self._read_body(method, path, response)
+        finally:
+            response.close()
+        if content is None and not write and 200 <= status < 300:
+            limit = _size(self._max_body_bytes)
+            problem = f"VTEX answered {status} with a body larger than {limit}; not read"
+            raise VtexApiError(method, self.redact(path), problem, status)
+        # An error's body is never quoted (_fetch), so an oversized one is just dropped.
+        return _Reply(status, response.headers, content or b"")
+
+    def _read_body(self, method: str, path: str, response: httpx.Response) -> bytes | None:
+        """The body, chunk by chunk; None once it passes the size cap. Abandoned once the
+        deadline passes (httpx's read timeout restarts with every chunk, however small)."""
+        limit = self._max_body_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in _decoded(response):
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
+                self._check_time(method, path, False, sent=True)
+        except zlib.error:
+            problem = f"VTEX answered {response.status_code} with a body that does not decompress"
+            raise VtexApiError(method, self.redact(path), problem, response.status_code) from None
+        return b"".join(chunks)
+
+    def _trace(self, event: str, info: Mapping[str, Any]) -> None:
+        # httpcore's `trace` request extension: each new connection (TCP, then TLS) is
+        # reported with its stream, whose socket cancel() and the watchdog may shut down.
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        get_extra_info = getattr(info.get("return_value"), "get_extra_info", None)
+        sock = get_extra_info("socket") if callable(get_extra_info) else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets.add(sock)
+            if self.deadline.cancelled or self.deadline.expired:
+                _shut(sock)  # opened as the run was being stopped
+
+    def _cut_connections(self) -> None:
+        """Shut down every connection: a thread blocked reading one gets an error at once."""
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def _start_watchdog(self) -> None:
+        # Called under self._lock, on the first attempt of a client whose run has a deadline.
+        if self._watchdog is not None or self.deadline.seconds is None:
+            return
+        self._watchdog = threading.Thread(target=self._watch, name="vtex-deadline", daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._closed.is_set():
+            left = self.deadline.remaining()  # frozen while paused: then this waits again
+            if left <= 0:
+                self._cut_connections()
+                return
+            self._closed.wait(left)
 
     def _backoff(self, attempt: int) -> float:
         # No jitter: the shared token bucket already spaces out the retries of a thread pool.
         return float(min(self._backoff_base * 2**attempt, self._max_wait))
 
-    def _retry_wait(self, attempt: int, response: httpx.Response) -> float | None:
+    def _retry_wait(self, attempt: int, response: _Reply) -> float | None:
         """How long to wait before the next attempt; None when `Retry-After` asks for more than
         `max_wait` (retrying sooner would only be refused again)."""
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
@@ -769,11 +900,58 @@ class VtexClient:
             raise VtexApiError(method, path, problem) from None
 
 
-def _decode(method: str, path: str, response: httpx.Response) -> Any:
+@dataclass(frozen=True)
+class _Reply:
+    """One HTTP answer, its body read (within the size cap and the deadline)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+def _decode(method: str, path: str, response: _Reply) -> Any:
+    status = response.status_code
     if not response.content.strip():
-        return None
+        # Never "not found" (that is a 404) and never a confirmation: nothing was said.
+        raise VtexApiError(method, path, f"VTEX answered {status} with an empty body", status)
     try:
-        return response.json()
+        return json.loads(response.content)
+    except RecursionError:
+        problem = f"VTEX answered {status} with JSON nested too deeply to read"
+        raise VtexApiError(method, path, problem, status) from None
     except ValueError:  # includes UnicodeDecodeError
-        problem = f"VTEX answered {response.status_code} with a body that is not JSON"
-        raise VtexApiError(method, path, problem, response.status_code) from None
+        problem = f"VTEX answered {status} with a body that is not JSON"
+        raise VtexApiError(method, path, problem, status) from None
+
+
+# Decompressed in slices of this size: httpx inflates each chunk read whole, and 64 KB of a
+# gzip bomb inflates to some 64 MB (per request in flight) before any size check could run.
+_INFLATE_SLICE = 64 * 1024
+
+
+def _decoded(response: httpx.Response) -> Iterator[bytes]:
+    """The body's bytes, gzip or deflate inflated a slice at a time. Other encodings (br and
+    zstd, which httpx offers only when their packages are installed) go through httpx."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    # A body already in memory (a test transport's) has nothing left to stream raw.
+    if encoding not in ("gzip", "x-gzip", "deflate") or response.is_stream_consumed:
+        yield from response.iter_bytes()
+        return
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or a zlib header
+    for raw in response.iter_raw():
+        pending = raw
+        while pending and not inflater.eof:
+            yield inflater.decompress(pending, _INFLATE_SLICE)
+            pending = inflater.unconsumed_tail
+    yield inflater.flush()
+
+
+def _shut(sock: socket.socket) -> None:
+    # OSError: already closed, or the raw socket a TLS one took over.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MB" if limit % mib == 0 else f"{limit} bytes"

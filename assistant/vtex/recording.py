@@ -27,12 +27,16 @@ from typing import Any
 
 import httpx
 
-from assistant.errors import VtexConfigError
-from assistant.vtex.client import VtexClient, VtexConfig
+from assistant.errors import VtexApiError, VtexConfigError
+from assistant.vtex.client import MAX_BODY_BYTES, VtexClient, VtexConfig
+from assistant.vtex.deadline import Deadline
 from assistant.vtex.redaction import Redactor
 
 FORMAT = "order-assistant-recording"
 VERSION = 1
+# A recording holds one run's exchanges for one order: tens of KB. A file this size is not
+# one, and is refused before it is read into memory.
+MAX_RECORDING_BYTES = 16 * 1024 * 1024
 
 
 # What a replayed client pretends to be: a loopback base URL never reached (the transport
@@ -71,6 +75,32 @@ def _json_or_text(content: bytes) -> Any:
         return content.decode("utf-8", "replace")
 
 
+def _read_capped(request: httpx.Request, response: httpx.Response) -> bytes:
+    """The body, decompressed, read no further than the client's cap: the recorder reads before
+    the client does, so it must not fill the memory first. As in the client, an oversized
+    answer is an error, and an oversized error page (never read) is dropped."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    finally:
+        response.close()
+    status = response.status_code
+    if not 200 <= status < 300:
+        return b""
+    problem = (
+        f"VTEX answered {status} with a body larger than "
+        f"{MAX_BODY_BYTES // (1024 * 1024)} MB; not read"
+    )
+    raise VtexApiError(request.method, _path_of(request.url), problem, status)
+
+
 class RecordingTransport(httpx.BaseTransport):
     """Passes requests to `inner` and keeps each exchange, secrets blanked."""
 
@@ -82,7 +112,7 @@ class RecordingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
-        content = response.read()
+        content = _read_capped(request, response)
         blank = self.redactor.text
         exchange = {
             "method": request.method,
@@ -97,8 +127,14 @@ class RecordingTransport(httpx.BaseTransport):
         }
         with self._lock:
             self.exchanges.append(exchange)
+        # The body is decompressed already: the client must not decode it again.
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length")
+        ]
         return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
+            response.status_code, headers=headers, content=content, request=request
         )
 
     def _blank_bytes(self, content: bytes) -> bytes:
@@ -134,9 +170,18 @@ class ReplayTransport(httpx.BaseTransport):
     @classmethod
     def from_file(cls, path: Path) -> ReplayTransport:
         try:
-            document = json.loads(path.read_text("utf-8"))
+            with path.open("rb") as stream:
+                data = stream.read(MAX_RECORDING_BYTES + 1)
+            if len(data) > MAX_RECORDING_BYTES:
+                raise VtexConfigError(
+                    f"{path}: larger than {MAX_RECORDING_BYTES // (1024 * 1024)} MB, "
+                    "not a recording of one run; refusing to read it"
+                )
+            document = json.loads(data.decode("utf-8"))
         except FileNotFoundError:
             raise VtexConfigError(f"{path}: no such recording") from None
+        except RecursionError:
+            raise VtexConfigError(f"{path}: not a readable recording (nested too deeply)") from None
         except (OSError, ValueError) as exc:
             raise VtexConfigError(f"{path}: not a readable recording ({exc})") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -215,9 +260,11 @@ def open_client(
     *,
     record: Path | None = None,
     replay: Path | None = None,
+    deadline: Deadline | None = None,
     **client_options: Any,
 ) -> tuple[VtexClient, RecordingTransport | None]:
-    """The client for an online run: live (optionally recorded) or replayed from a file."""
+    """The client for an online run: live (optionally recorded) or replayed from a file;
+    `deadline` is the run's (`--timeout`, and Ctrl-C)."""
     if replay is not None:
         transport: httpx.BaseTransport = ReplayTransport.from_file(replay)
         # A replay answers at once and exactly as recorded: the same retries as the live run
@@ -228,6 +275,7 @@ def open_client(
             sleep=_no_wait,
             requests_per_second=1e9,
             burst=1_000_000,
+            deadline=deadline,
         )
         return client, None
     config = VtexConfig.from_env(env)
@@ -236,4 +284,5 @@ def open_client(
     if record is not None:
         recorder = RecordingTransport(transport, [config.app_key, config.app_token])
         transport = recorder
-    return VtexClient(config, transport=transport, **client_options), recorder
+    client = VtexClient(config, transport=transport, deadline=deadline, **client_options)
+    return client, recorder
