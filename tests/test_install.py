@@ -1,8 +1,5 @@
-"""The durable-rules build (build_support/durable-rules) stops early and clearly if it cannot work.
-
-A full build downloads and compiles durable-rules: every install does that (and so does the
-wheel test in test_packaging.py); here only the checks that run before anything is fetched.
-"""
+"""The durable-rules build (build_support/durable-rules): stops early and clearly if it cannot
+work, and builds under whichever pip runs it."""
 
 from __future__ import annotations
 
@@ -10,7 +7,10 @@ import os
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -54,3 +54,41 @@ def test_the_check_passes_with_the_compiler_this_python_was_built_with() -> None
         timeout=60,
     )
     assert result.stdout == "ok\n", (compiler, result.stderr)
+
+
+@pytest.mark.slow
+def test_pip_builds_the_folder_into_a_durable_rules_wheel_for_this_python(tmp_path: Path) -> None:
+    # Downloads the sdist (or takes it from pip's cache) and compiles it: about 15 s.
+    # Newer pips tell a build hook where its backend lives through these variables; leaked into
+    # the pip the backend runs, they broke its own build of the sdist (seen with pipx's pip).
+    # Set here to a folder without setuptools, so that the test fails whatever pip runs it.
+    decoy = str(tmp_path)
+    leaked = {
+        "_PYPROJECT_HOOKS_BACKEND_PATH": decoy,
+        "_PYPROJECT_HOOKS_BACKEND_PATH_JSON": f'["{decoy}"]',
+    }
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(out),
+            str(BACKEND),
+        ],
+        env={**os.environ, **leaked},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = out.glob("*.whl")
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    assert wheel.name.startswith(f"durable_rules-2.0.28-{tag}-{tag}-")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "durable/engine.py" in names
+    assert any(name.startswith("durable_rules_engine.cpython-") for name in names)

@@ -100,7 +100,7 @@ def _download(work: Path) -> Path:
     # The sdist only: its metadata comes from the setuptools of this build environment.
     command += ["--no-binary", ":all:", "--no-build-isolation", "--require-hashes"]
     command += ["--requirement", str(pinned), "--dest", str(dest)]
-    if subprocess.run(command, check=False).returncode != 0:
+    if subprocess.run(command, env=_child_env(), check=False).returncode != 0:
         _fail(f"could not download the {REQUIREMENT} sdist (pip's message above).")
     (sdist,) = dest.glob("*.tar.gz")
     return sdist
@@ -117,8 +117,7 @@ def _unpack(sdist: Path, into: Path) -> Path:
 
 
 def _compile(source: Path, dist: Path) -> Path:
-    env = dict(os.environ)
-    env["CPPFLAGS"] = f"{env.get('CPPFLAGS', '')} {DEFINE}".strip()
+    env = _child_env(CPPFLAGS=f"{os.environ.get('CPPFLAGS', '')} {DEFINE}".strip())
     build = (
         "import sys; from setuptools.build_meta import __legacy__ as backend; "
         "backend.build_wheel(sys.argv[1])"
@@ -136,7 +135,7 @@ def _compile(source: Path, dist: Path) -> Path:
 def _check_loads(wheel: Path, into: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(into)
-    env = dict(os.environ, PYTHONPATH=str(into))
+    env = _child_env(PYTHONPATH=str(into))
     done = subprocess.run(
         [sys.executable, "-c", SMOKE_TEST], env=env, capture_output=True, text=True
     )
@@ -146,6 +145,21 @@ def _check_loads(wheel: Path, into: Path) -> None:
             f"{REQUIREMENT} compiled but does not run on Python {_python()} ({last}); "
             f"order-assistant supports {SUPPORTED}."
         )
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    """This environment for our own subprocesses, without the variables pip set for this hook.
+
+    The pip that runs this backend tells its hook process where the backend lives through
+    variables (PEP517_BACKEND_PATH, later _PYPROJECT_HOOKS_BACKEND_PATH[_JSON]); inherited by
+    the pip we run, they would send its own build hooks looking for setuptools in this folder.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PEP517_", "_PYPROJECT_HOOKS_"))
+    }
+    return {**env, **extra}
 
 
 def _python() -> str:
