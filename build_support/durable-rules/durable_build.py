@@ -85,7 +85,8 @@ def require_compiler() -> None:
     if missing:
         _fail(
             f"durable-rules (the rules engine) is published as source only and needs "
-            f"{' and '.join(missing)}. Install them, then run the same command again:\n"
+            f"{' and '.join(missing)}. Install what your system needs, then run the same "
+            "command again:\n"
             "  Debian/Ubuntu: sudo apt install gcc python3-dev\n"
             "  Fedora/RHEL:   sudo dnf install gcc python3-devel\n"
             "  macOS:         xcode-select --install"
