@@ -17,15 +17,46 @@ import contextlib
 import copy
 import hashlib
 import json
+import sys
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from durable import engine as durable_engine
-
 from assistant.errors import AssistantError
+
+
+class EngineUnavailableError(AssistantError):
+    """durable-rules is missing or does not load on this Python: an install problem (exit 2)."""
+
+
+try:
+    from durable import engine as durable_engine
+except ImportError as exc:
+    # Its C extension is built for one Python (3.13 needed a define, see build_support/): when a
+    # later Python breaks it again, the first use of the engine says so in one line, before
+    # any diagnosis starts (an import error here would escape the CLI's error handling).
+    _UNAVAILABLE: str | None = (
+        f"the rules engine (durable-rules) does not load on Python "
+        f"{sys.version_info.major}.{sys.version_info.minor} ({exc}); order-assistant supports "
+        "Python 3.11 to 3.13: reinstall it with one of those (README, Install)"
+    )
+    _HostBase: Any = object
+else:
+    _UNAVAILABLE = None
+    _HostBase = durable_engine.Host
+
+# durable-rules 2.0.28 (its last release) calls datetime.utcfromtimestamp on every assert,
+# deprecated since Python 3.12. Ignore that one warning from that one module, so that
+# `-W error` still catches everything else and does not turn it into an internal error.
+warnings.filterwarnings(
+    "ignore",
+    message=r"datetime\.datetime\.utcfromtimestamp",
+    category=DeprecationWarning,
+    module=r"durable\.engine$",
+)
 
 _SINK = "__sink__"
 # Lower pri fires first in durable_rules; the sink must never pre-empt a real rule.
@@ -44,7 +75,7 @@ class Hit:
     item_index: int | None
 
 
-class _Host(durable_engine.Host):  # type: ignore[misc]
+class _Host(_HostBase):  # type: ignore[misc]
     def __init__(self) -> None:
         self._collected: list[Hit] | None = None
         self._item_alias: dict[str, str | None] = {}
@@ -88,6 +119,8 @@ _LOADED: set[str] = set()
 
 def _host() -> _Host:
     global _HOST
+    if _UNAVAILABLE is not None:
+        raise EngineUnavailableError(_UNAVAILABLE)
     if _HOST is None:
         _HOST = _Host()
     return _HOST

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
+import os
 import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +17,7 @@ from assistant.diagnose import Diagnoser, item_facts, order_fact
 from assistant.engine import EngineError, Hit, RuleEngine
 from assistant.models import OrderContext
 from assistant.rulesets import load_rulebook
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, REPO
 
 
 def _rules(**rules: dict) -> dict:
@@ -143,3 +147,86 @@ def test_cached_evaluation_gives_the_same_diagnosis_as_the_engine() -> None:
     # Every example after the first round came from the cache.
     assert cached.evaluations == len(contexts)
     assert uncached.evaluations == 3 * len(contexts)
+
+
+def test_the_engine_loads_and_evaluates_the_bundled_rules_on_this_python() -> None:
+    # durable-rules' C extension is compiled for each Python (3.13 only with the define of
+    # build_support/durable-rules); CI runs this on the oldest and the newest supported.
+    extension = importlib.util.find_spec("durable_rules_engine")
+    assert extension is not None
+    assert extension.origin is not None
+    assert extension.origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    # A join of an order fact with item facts, the shape every per-SKU rule has ...
+    engine = RuleEngine(_rules(this_python_test={"all": [ORDER_X, {"item": {"kind": "item"}}]}))
+    facts = [{"kind": "order", "error_code": "x"}, {"kind": "item", "index": 0}]
+    assert engine.evaluate(facts) == [Hit("this_python_test", 0)]
+    # ... and the bundled rulebook on a bundled example: a candidate cause for each SKU.
+    context = OrderContext.model_validate(
+        json.loads((EXAMPLES / "sla_unavailable.json").read_text("utf-8"))
+    )
+    diagnosis = Diagnoser(load_rulebook(), use_cache=False).diagnose(context)
+    found = {(finding.code, finding.sku_id) for finding in diagnosis.findings}
+    assert {("insufficient_stock", "1070"), ("insufficient_stock", "2231")} <= found
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _plain_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VTEX_", "PYTHON"))}
+    return {**env, "NO_COLOR": "1", **extra}
+
+
+def test_an_engine_that_does_not_load_is_one_message_not_a_traceback(tmp_path: Path) -> None:
+    # What a Python that breaks the C extension again looks like: the import itself fails.
+    fake = tmp_path / "durable"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "engine.py").write_text(
+        "raise ImportError('durable_rules_engine.so: undefined symbol: PyEval_CallObject')\n"
+    )
+    result = _cli(
+        "diagnose",
+        "examples/sla_unavailable.json",
+        env=_plain_env(PYTHONPATH=f"{tmp_path}{os.pathsep}{REPO}"),
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "durable-rules" in line
+    assert "undefined symbol: PyEval_CallObject" in line
+    assert "supports Python 3.11 to 3.13" in line
+
+
+def test_durables_own_deprecation_warning_is_ignored_and_no_other() -> None:
+    # durable-rules calls datetime.utcfromtimestamp on every assert; with warnings as errors
+    # (PYTHONWARNINGS=error, -W error) a diagnosis still runs ...
+    ok = _cli("diagnose", "examples/sla_unavailable.json", env=_plain_env(PYTHONWARNINGS="error"))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr == ""
+    # ... while the same warning from any other module still is an error.
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import warnings, assistant.engine\n"
+            "warnings.warn('datetime.datetime.utcfromtimestamp() is deprecated', "
+            "DeprecationWarning)",
+        ],
+        cwd=REPO,
+        env=_plain_env(PYTHONWARNINGS="error"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other.returncode == 1
+    assert "DeprecationWarning: datetime.datetime.utcfromtimestamp" in other.stderr
