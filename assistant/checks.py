@@ -284,9 +284,44 @@ class Checker:
                 if sku is not None and names & _NEEDS_LOGISTICS:
                     level2.append((client.get_inventory, (sku.Id,)))
         self._fetch_all(level2)
+        self._prefetch_routes(names)
+
+    def _prefetch_routes(self, names: set[str]) -> None:
+        """The third and fourth levels: the collection and the serving docks' shipping policies,
+        then the active ones' freight values for the postal code."""
+        assert self.client is not None
+        client = self.client
+        level3: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        if "sku_in_collection" in names:
+            policy = self._quiet(self._trade_policy)
+            if policy is not None and policy.ProductClusterId is not None:
+                level3.append((client.get_collection_product_ids, (policy.ProductClusterId,)))
+        routes = [
+            found
+            for index in range(len(self.context.items))
+            if names & _NEEDS_SHIPPING
+            and (found := self._quiet(_serving_docks, self, index)) is not None
+        ]
+        tables = sorted(
+            {table for _, docks in routes for dock in docks for table in dock.freightTableIds}
+        )
+        level3 += [(client.get_shipping_policy, (table,)) for table in tables]
+        self._fetch_all(level3)
+        postal_code = self.context.postal_code
+        if "postal_code_covered" not in names or postal_code is None:
+            return
+        active = [
+            table
+            for table in tables
+            if (policy := self._quiet(self._call, client.get_shipping_policy, table)) is not None
+            and policy.isActive
+        ]
+        self._fetch_all([(client.get_freight_values, (table, postal_code)) for table in active])
 
     def _fetch_all(self, calls: Iterable[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
-        pending = [(f, a) for f, a in calls if (f.__name__, *a) not in self._memo]
+        # One request per distinct lookup: two SKUs on one dock name the same shipping policy.
+        unique = {(f.__name__, *a): (f, a) for f, a in calls}
+        pending = [(f, a) for key, (f, a) in unique.items() if key not in self._memo]
         if not pending:
             return
         if self.workers <= 1:  # bulk triage: the concurrency is across orders
@@ -961,6 +996,7 @@ _NEEDS_TRADE_POLICY = frozenset(
     }
 )
 _NEEDS_PRODUCT_POLICIES = frozenset({"sku_in_trade_policy", "sku_indexed_in_trade_policy"})
+_NEEDS_SHIPPING = frozenset({"shipping_policy_active", "postal_code_covered"})
 _NEEDS_LOGISTICS = frozenset(
     {
         "dock_linked",
