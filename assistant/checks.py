@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import VtexApiError
-from assistant.models import Item, OrderContext, Outcome
+from assistant.models import Item, OrderContext, Outcome, canonical_trade_policy_id
 
 if TYPE_CHECKING:  # the client (and httpx) load only when a diagnosis goes online
     from assistant.vtex import (
@@ -175,11 +175,10 @@ class Checker:
         return result
 
     def trade_policy_id(self) -> str | None:
-        """Amazon's trade policy: from the context, else (online) from the affiliate."""
-        if self.context.sales_channel is not None:
-            return self.context.sales_channel
+        """Amazon's trade policy: online, the affiliate's, checked against the context's (None
+        when they disagree); offline, the context's."""
         if self.client is None:
-            return None
+            return self.context.sales_channel
         result: str | None = self._quiet(self._trade_policy_id)
         return result
 
@@ -261,11 +260,7 @@ class Checker:
             level1 += [
                 (client.get_sku_id_by_ref_id, (sku,)) for sku in ids if not is_vtex_sku_id(sku)
             ]
-        if (
-            names & _NEEDS_TRADE_POLICY
-            and self.context.sales_channel is None
-            and self.context.affiliate_id
-        ):
+        if names & _NEEDS_TRADE_POLICY and self.context.affiliate_id:
             level1.append((client.get_affiliate, (self.context.affiliate_id,)))
         if names & _NEEDS_LOGISTICS:
             level1 += [(client.list_docks, ()), (client.list_warehouses, ())]
@@ -353,10 +348,11 @@ class Checker:
         none of them knows it."""
         sku_id = self.context.items[index].sku_id
         assert self.client is not None
-        if is_vtex_sku_id(sku_id):
-            found = self._call(self.client.get_sku, sku_id)
-            if found is not None:
-                return found  # type: ignore[no-any-return]
+        for candidate in (sku_id, _without_leading_zeros(sku_id)):
+            if candidate is not None and is_vtex_sku_id(candidate):
+                found = self._call(self.client.get_sku, candidate)
+                if found is not None:
+                    return found  # type: ignore[no-any-return]
         by_ref = self._call(self.client.get_sku_id_by_ref_id, sku_id)
         if by_ref is not None:
             found = self._call(self.client.get_sku, by_ref)
@@ -378,18 +374,42 @@ class Checker:
         return policy
 
     def _trade_policy_id(self) -> str:
-        if self.context.sales_channel is not None:
-            return self.context.sales_channel
+        """Amazon's trade policy. The affiliate is what Amazon's orders really use: when the order
+        context also names one and they differ, nothing that rests on the trade policy can be
+        decided (a link to the wrong one would put the product on another store)."""
+        given = self.context.sales_channel
         if self.context.affiliate_id is None:
-            raise _Skip("no trade policy: give sales_channel or affiliate_id in the order context")
+            if given is None:
+                raise _Skip(
+                    "no trade policy: give sales_channel or affiliate_id in the order context"
+                )
+            return given
         assert self.client is not None
-        affiliate = self._call(self.client.get_affiliate, self.context.affiliate_id)
-        if affiliate is None or affiliate.salesChannel is None:
+        try:
+            affiliate = self._call(self.client.get_affiliate, self.context.affiliate_id)
+        except VtexApiError:
+            if given is not None:
+                return given  # the affiliate cannot be read: the operator's word stands
+            raise
+        read = (
+            None
+            if affiliate is None or affiliate.salesChannel is None
+            else canonical_trade_policy_id(str(affiliate.salesChannel))
+        )
+        if read is None:
+            if given is not None:
+                return given
             raise _Skip(
                 f"affiliate '{self.context.affiliate_id}' not found, so Amazon's trade "
                 "policy is unknown: give sales_channel"
             )
-        return str(affiliate.salesChannel)
+        if given is not None and given != read:
+            raise _Skip(
+                f"the order context says trade policy {given}, but Amazon's affiliate "
+                f"'{self.context.affiliate_id}' uses trade policy {read}: correct sales_channel "
+                "(or drop it) and run again"
+            )
+        return read
 
     def _simulate(
         self,
@@ -440,29 +460,53 @@ def _check_sku_id_format(checker: Checker, index: int | None, item: Item | None)
 
 
 def _check_sku_exists(checker: Checker, index: int | None, item: Item | None) -> _Observation:
-    """By id, then as a RefId, then as an EAN: `sku_not_found` needs all three to miss (an
-    error in any lookup leaves the check in error, never "not found")."""
+    """By id, then as a RefId, then as an EAN: `sku_not_found` needs all of them to miss (an
+    error in any lookup leaves the check in error, never "not found"). A match counts only
+    when the SKU it names exists."""
     assert item is not None
     assert checker.client is not None
     client = checker.client
-    if is_vtex_sku_id(item.sku_id) and checker._call(client.get_sku, item.sku_id) is not None:
-        return _passed(f"SKU {item.sku_id} exists", **_matched(None))
-    ref_match = checker._call(client.get_sku_id_by_ref_id, item.sku_id)
-    if ref_match is not None:
+    sku_id = item.sku_id
+    if is_vtex_sku_id(sku_id) and checker._call(client.get_sku, sku_id) is not None:
+        return _passed(f"SKU {sku_id} exists", **_matched(None))
+    unpadded = _without_leading_zeros(sku_id)
+    if unpadded is not None and checker._call(client.get_sku, unpadded) is not None:
         return _failed(
-            f"no SKU has the id '{item.sku_id}'; it is the RefId (reference code) of SKU "
-            f"{ref_match}",
+            f"'{sku_id}' has leading zeros, which VTEX does not read as a SKU id; SKU "
+            f"{unpadded} exists",
+            vtex_sku_id=unpadded,
+            **_matched("leading_zeros"),
+        )
+    ref_match = checker._call(client.get_sku_id_by_ref_id, sku_id)
+    if ref_match is not None and checker._call(client.get_sku, ref_match) is not None:
+        return _failed(
+            f"no SKU has the id '{sku_id}'; it is the RefId (reference code) of SKU {ref_match}",
             vtex_sku_id=str(ref_match),
             **_matched("ref_id"),
         )
-    ean_match = checker._call(client.get_sku_by_ean, item.sku_id)
+    ean_match = checker._call(client.get_sku_by_ean, sku_id)
     if ean_match is not None:
         return _failed(
-            f"no SKU has the id '{item.sku_id}'; it is the EAN (bar code) of SKU {ean_match.Id}",
+            f"no SKU has the id '{sku_id}'; it is the EAN (bar code) of SKU {ean_match.Id}",
             vtex_sku_id=str(ean_match.Id),
             **_matched("ean"),
         )
-    return _failed(f"no SKU has the id, RefId or EAN '{item.sku_id}'", **_matched(None))
+    looked_up = "id, RefId or EAN" if is_vtex_sku_id(sku_id) else "RefId or EAN"
+    stale = (
+        f" (the RefId lookup named SKU {ref_match}, which does not exist)"
+        if ref_match is not None
+        else ""
+    )
+    prefix = "" if is_vtex_sku_id(sku_id) else f"'{sku_id}' is not a VTEX SKU id, and "
+    return _failed(f"{prefix}no SKU has the {looked_up} '{sku_id}'{stale}", **_matched(None))
+
+
+def _without_leading_zeros(sku_id: str) -> str | None:
+    """ "01070" -> "1070": the SKU registration article says leading zeros are not read."""
+    if not (sku_id.isascii() and sku_id.isdigit() and sku_id.startswith("0")):
+        return None
+    unpadded = sku_id.lstrip("0")
+    return unpadded if unpadded and is_vtex_sku_id(unpadded) else None
 
 
 def _matched(alternate: str | None) -> dict[str, Any]:
@@ -599,6 +643,8 @@ def _check_sku_indexed_in_trade_policy(
         raise _Skip(
             f"product {sku.ProductId} is not linked to trade policy {policy_id}", blocked=True
         )
+    if sku.SalesChannels is None:
+        raise _Skip(f"the SKU context of SKU {sku.Id} gives no SalesChannels: the index is unknown")
     indexed = {str(channel) for channel in sku.SalesChannels}
     if seen.collection is not None:
         return _passed(
@@ -675,7 +721,41 @@ def _logistics(checker: Checker, index: int | None) -> _Logistics:
     trade_policy_id = checker._trade_policy_id()
     reachable, docks = checker._reachable_warehouses(trade_policy_id)
     inventory = checker._call(checker.client.get_inventory, sku.Id)
+    _consistent(checker, inventory)
     return _Logistics(sku, trade_policy_id, reachable, docks, inventory)
+
+
+def _consistent(checker: Checker, inventory: SkuInventory) -> None:
+    """Stock in a warehouse the warehouse list does not name, or a warehouse on a dock the dock
+    list does not name, is data that contradicts itself: no proof of an unlinked dock."""
+    assert checker.client is not None
+    warehouses: list[Warehouse] = checker._call(checker.client.list_warehouses)
+    docks: list[Dock] = checker._call(checker.client.list_docks)
+    named = {warehouse.id: warehouse for warehouse in warehouses}
+    unknown = sorted({b.warehouseId for b in inventory.balance} - set(named))
+    if unknown:
+        raise VtexApiError(
+            "GET",
+            "/api/logistics/pvt/configuration/warehouses",
+            f"the inventory of SKU {inventory.skuId} is in warehouse(s) {unknown}, which the "
+            "warehouse list does not name: the logistics data contradicts itself",
+        )
+    dock_ids = {dock.id for dock in docks}
+    on_unknown = sorted(
+        {
+            link.dockId
+            for balance in inventory.balance
+            for link in named[balance.warehouseId].warehouseDocks
+        }
+        - dock_ids
+    )
+    if on_unknown:
+        raise VtexApiError(
+            "GET",
+            "/api/logistics/pvt/configuration/docks",
+            f"the warehouses holding SKU {inventory.skuId} are on dock(s) {on_unknown}, which "
+            "the dock list does not name: the logistics data contradicts itself",
+        )
 
 
 def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -> _Observation:
@@ -688,7 +768,13 @@ def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -
     )
     holding = {balance.warehouseId for balance in seen.inventory.balance}
     if not docks:
-        return _failed(f"no active loading dock is linked to trade policy {trade_policy_id}")
+        inactive = _inactive_linked_docks(checker, trade_policy_id)
+        why = (
+            f": dock(s) {_listed(inactive)} are linked to it but inactive, activate them"
+            if inactive
+            else ""
+        )
+        return _failed(f"no active loading dock is linked to trade policy {trade_policy_id}{why}")
     if holding and not holding & reachable:
         return _failed(
             f"SKU {sku.Id}'s warehouses {sorted(holding)} are not reachable through an active "
@@ -699,6 +785,18 @@ def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -
         f"dock(s) {sorted(docks)} linked to trade policy {trade_policy_id} serve "
         f"SKU {sku.Id}'s warehouses"
     )
+
+
+def _inactive_linked_docks(checker: Checker, trade_policy_id: str) -> list[str]:
+    assert checker.client is not None
+    docks: list[Dock] = checker._call(checker.client.list_docks)
+    return [
+        dock.id
+        for dock in docks
+        if dock.isActive is False
+        and trade_policy_id
+        in {*dock.salesChannels, *([dock.salesChannel] if dock.salesChannel else [])}
+    ]
 
 
 def _check_inventory_available(
@@ -849,12 +947,16 @@ def _check_postal_code_covered(
 
 
 def _covers(row: Any, postal_code: str, country: str | None) -> bool:
-    """A freight row returned for the postal code covers it, unless its range plainly says
-    otherwise: the range is compared only when both ends and the code are digits of one length
-    (formats differ by country), and the country only when both are given."""
+    """A freight row returned for the postal code covers it, unless it lists the code as
+    restricted or its range plainly says otherwise: the range is compared only when both ends
+    and the code are digits of one length (formats differ by country), and the country only
+    when both are given."""
     if country and row.country and row.country.upper() != country.upper():
         return False
     digits = re.sub(r"[^0-9]", "", postal_code)
+    restricted = {re.sub(r"[^0-9]", "", code) or code for code in row.restrictedFreights}
+    if (digits or postal_code) in restricted:
+        return False  # inside the range, but the carrier does not deliver there
     start, end = (re.sub(r"[^0-9]", "", x or "") for x in (row.zipCodeStart, row.zipCodeEnd))
     if digits and len(start) == len(end) == len(digits):
         return start <= digits <= end
@@ -873,7 +975,7 @@ def _check_fba_logistics(checker: Checker, index: int | None, item: Item | None)
     reachable, docks = checker._reachable_warehouses(trade_policy_id)
     if not docks:
         return _failed(
-            f"FBA order: no active loading dock is linked to trade policy {trade_policy_id}, "
+            f"no active loading dock is linked to trade policy {trade_policy_id}, "
             "so the dedicated FBA dock is not on it"
         )
     missing = []
@@ -886,12 +988,12 @@ def _check_fba_logistics(checker: Checker, index: int | None, item: Item | None)
             missing.append(sku.Id)
     if missing:
         return _failed(
-            f"FBA order: no warehouse on the docks {_listed(docks)} of trade policy "
+            f"no warehouse on the docks {_listed(docks)} of trade policy "
             f"{trade_policy_id} has unlimited inventory for SKU {', '.join(missing)} (FBA needs "
             "the dedicated warehouse with unlimited inventory)"
         )
     return _passed(
-        f"FBA order: a warehouse with unlimited inventory on dock(s) {_listed(docks)} of trade "
+        f"a warehouse with unlimited inventory on dock(s) {_listed(docks)} of trade "
         f"policy {trade_policy_id} holds every SKU"
     )
 

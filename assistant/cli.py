@@ -1090,7 +1090,7 @@ def plan_apply(
     import json
     import os
 
-    from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED, EXIT_OK
+    from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED
     from assistant.fixplan import (
         Applier,
         Progress,
@@ -1163,8 +1163,9 @@ def plan_apply(
                 render_reverified(out, after)
     if after is not None:
         raise typer.Exit(after.exit_code())
-    pending = any(r.outcome in ("would_write", "not_read") for r in results)
-    raise typer.Exit(EXIT_ACTION_NEEDED if pending else EXIT_OK)
+    from assistant.fixplan import dry_run_exit_code
+
+    raise typer.Exit(dry_run_exit_code(fix_plan, results))
 
 
 def _confirm_plan(console: "Console", fix_plan: "Plan", input_needed: int) -> None:

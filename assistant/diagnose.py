@@ -387,7 +387,12 @@ def judge(diagnosis: Diagnosis) -> tuple[Verdict, str]:
     if failed and not diagnosis.findings:
         # A failed check that no rule explains (a user's ruleset, say) is never "clean".
         return "undecided", f"checks failed with no cause named: {', '.join(failed)}"
-    owners = {f.owner for f in diagnosis.findings}
+    if diagnosis.findings and not any(f.status == "confirmed" for f in diagnosis.findings):
+        # Amazon's or VTEX support's cause, named by the message but proved by nothing: the
+        # store side was not observed clean either.
+        named = ", ".join(sorted({f.code for f in diagnosis.findings}))
+        return "undecided", f"not confirmed by any check: {named}"
+    owners = {f.owner for f in diagnosis.findings if f.status == "confirmed"}
     if "amazon" in owners:
         return "clean", "the store side is clean: the fault is Amazon's (contact Amazon)"
     if "vtex_support" in owners:

@@ -94,7 +94,18 @@ def plan_activate_sku(client: VtexClient, sku_id: str) -> FixPlan:
 
 
 def plan_link_trade_policy(client: VtexClient, product_id: str, trade_policy_id: str) -> FixPlan:
-    linked = {policy.StoreId for policy in client.get_product_sales_policies(product_id)}
+    # The trade policy is read first: a failed read stops the write (the error propagates).
+    policy = client.get_trade_policy(trade_policy_id)
+    if policy is None:
+        raise ValueError(f"trade policy {trade_policy_id} does not exist: nothing to link to")
+    if policy.ProductClusterId is not None:
+        # Its products come from a collection: a link does not put the product in it.
+        raise ValueError(
+            f"trade policy {trade_policy_id} takes its products from collection "
+            f"{policy.ProductClusterId}: add the product to that collection in the Admin; a "
+            "trade-policy link would not"
+        )
+    linked = {row.StoreId for row in client.get_product_sales_policies(product_id)}
     if not linked:
         # No trade policy ticked means every trade policy (Associate a SKU to a trade policy):
         # a link would narrow the product to Amazon's and take it off every other store.

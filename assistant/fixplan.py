@@ -23,7 +23,7 @@ import hashlib
 import io
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -731,3 +731,24 @@ def check_account(plan: Plan, account: str | None) -> None:
             f"the plan was computed for account {plan.account!r}, but VTEX_ACCOUNT is "
             f"{account!r}: apply it with that account's credentials"
         )
+
+
+def dry_run_exit_code(plan: Plan, results: Sequence[FixResult]) -> int:
+    """A dry-run re-verifies no order, so it vouches only for what its re-reads saw: 0 when
+    every order of the plan rests solely on fixes found already made; 3 when a fix could not
+    be re-read or changed since the plan; else 1 (a write, a manual step or an escalation
+    remains)."""
+    outcomes = {result.fix.id: result.outcome for result in results}
+    if any(outcome in ("failed", "changed") for outcome in outcomes.values()):
+        return EXIT_UNDECIDED
+    elsewhere = {order for group in plan.manual for order in group.orders} | {
+        order for escalation in plan.escalations for order in escalation.orders
+    }
+    done = ("already_fixed", "done_before")
+    for order in plan.orders:
+        if order.verdict == "undecided":
+            return EXIT_UNDECIDED
+        made = all(outcomes.get(fix) in done for fix in order.fixes)
+        if not order.fixes or not made or order.context.order_id in elsewhere:
+            return EXIT_ACTION_NEEDED
+    return EXIT_OK

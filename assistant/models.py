@@ -73,7 +73,22 @@ Identifier = Annotated[
 ErrorText = Annotated[
     str, StringConstraints(max_length=MAX_MESSAGE_LENGTH), AfterValidator(_clean_message)
 ]
-TradePolicyId = Annotated[Identifier, BeforeValidator(_integer_id_as_text)]
+
+
+def canonical_trade_policy_id(value: str) -> str:
+    """Trade policy ids are integers: "03" is trade policy 3, and the docks, the affiliate and
+    the catalog write it "3". Compared as text, "03" would match nothing and confirm a cause."""
+    digits = value.strip()
+    if digits.isascii() and digits.isdigit():
+        return str(int(digits))
+    return value
+
+
+TradePolicyId = Annotated[
+    Identifier,
+    BeforeValidator(_integer_id_as_text),
+    AfterValidator(canonical_trade_policy_id),
+]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 

@@ -281,3 +281,54 @@ def test_a_non_fba_order_gets_no_fba_candidate(run: Run) -> None:
     result = run("verify", *order(SLA), "--json", store=store())
     assert result.exit_code == 0
     assert statuses(result) == {}
+
+
+# ---- ids that look like another SKU's --------------------------------------------------------
+
+
+def test_an_id_with_leading_zeros_names_the_sku_it_pads(run: Run, server: VtexServer) -> None:
+    result = run("diagnose", *order(NOT_IN_STORE, "01070"), "--json", store=store())
+    assert statuses(result)[("sku_id_mismatch", "01070")] == "confirmed"
+    assert ("sku_not_found", "01070") not in statuses(result)
+    assert "leading zeros" in evidence(result, "sku_id_mismatch")
+    assert "/api/catalog_system/pvt/sku/stockkeepingunitbyid/1070" in gets(server)
+
+
+def test_a_refid_naming_a_sku_that_does_not_exist_is_no_mismatch(run: Run) -> None:
+    scenario = store().scenario()
+    refid = "GET /api/catalog_system/pvt/sku/stockkeepingunitidbyrefid/CAM-OLD"
+    scenario["routes"][refid] = {"body": "9999"}
+    result = run("diagnose", *order(NOT_IN_STORE, "CAM-OLD"), "--json", scenario=scenario)
+    assert statuses(result)[("sku_not_found", "CAM-OLD")] == "confirmed"
+    assert ("sku_id_mismatch", "CAM-OLD") not in statuses(result)
+    assert "SKU 9999, which does not exist" in evidence(result, "sku_not_found")
+
+
+# ---- logistics details -------------------------------------------------------------------------
+
+
+def test_a_linked_but_inactive_dock_says_activate_it(run: Run) -> None:
+    result = run("diagnose", *order(SLA), "--json", store=store(amazon_dock_active=False))
+    assert statuses(result)[("dock_not_in_trade_policy", "1070")] == "confirmed"
+    assert "dock-amazon] are linked to it but inactive, activate them" in evidence(
+        result, "dock_not_in_trade_policy"
+    )
+
+
+def test_a_collection_answer_without_total_pages_is_read_to_its_last_page(
+    server: VtexServer,
+) -> None:
+    full = [{"ProductId": 100 + n, "SkuId": None} for n in range(50)]
+    last = [{"ProductId": 91070, "SkuId": None}]
+    base = "GET /api/catalog/pvt/collection/12/products"
+    server.set_scenario(
+        {
+            "routes": {
+                f"{base}?page=1&pageSize=50": {"body": {"Page": 1, "Data": full}},
+                f"{base}?page=2&pageSize=50": {"body": {"Page": 2, "Data": last}},
+            }
+        }
+    )
+    env = env_for(server, app_key=KEY, app_token=TOKEN)
+    with VtexClient(VtexConfig.from_env(env), sleep=lambda _: None) as client:
+        assert "91070" in client.get_collection_product_ids("12")

@@ -489,8 +489,10 @@ class VtexClient:
         """The VTEX SKU id whose RefId is `ref_id` (the body is a bare JSON string: `"1"`)."""
         path = f"/api/catalog_system/pvt/sku/stockkeepingunitidbyrefid/{_segment(ref_id)}"
         body = self._get(path, _SKUS)
-        if body is None or body == "":
-            return None
+        if body is None:
+            return None  # a 404
+        if body == "":
+            raise VtexApiError("GET", self.redact(path), "VTEX answered 200 with an empty id")
         return self._parse(_SKU_ID, body, "GET", path)
 
     def get_sku_by_ean(self, ean: str) -> SkuContext | None:
@@ -552,7 +554,12 @@ class VtexClient:
             path = f"/api/catalog/pvt/collection/{collection}/products?{query}"
             body = self._parse(_COLLECTION_PAGE, self._get(path, _COLLECTION), "GET", path)
             found.update(product.ProductId for product in body.Data)
-            if page >= body.TotalPage or not body.Data:
+            last = (
+                page >= body.TotalPage
+                if body.TotalPage is not None
+                else len(body.Data) < _COLLECTION_PAGE_SIZE
+            )
+            if last or not body.Data:
                 return frozenset(found)
             if page >= _MAX_COLLECTION_PAGES:
                 raise VtexApiError(
@@ -726,7 +733,14 @@ class VtexClient:
             # The error body is not quoted: its shape varies by API (JSON, plain text, empty).
             tries = f" after {attempts} attempts" if attempts > 1 else ""
             raise VtexApiError(method, self.redact(path), f"VTEX answered {status}{tries}", status)
-        return _decode(method, self.redact(path), response)
+        body = _decode(method, self.redact(path), response)
+        if body is None and endpoint.missing_is_fact:
+            # Only a 404 says "no such record": a 200 whose body is JSON null says nothing, and
+            # reading it as "not found" would confirm sku_not_found (and so a canceled order).
+            raise VtexApiError(
+                method, self.redact(path), "VTEX answered 200 with a null body: not an answer"
+            )
+        return body
 
     def _write(self, method: str, path: str, endpoint: _Endpoint, json_body: Any = None) -> None:
         """Send one write; re-sent only on an answer that says it was not processed."""

@@ -76,8 +76,9 @@ class SkuContext(VtexModel):
     NameComplete: str | None = None
     ProductRefId: str | None = None
     # "The sales channels that are related to the product": trade-policy membership is set on
-    # the product, so every SKU of the product shares it.
-    SalesChannels: IdList = Field(default_factory=list)
+    # the product, so every SKU of the product shares it. None when the answer lacks the field
+    # (or gives null): unknown, which is not the same as an empty index.
+    SalesChannels: list[VtexId] | None = None
     SkuSellers: Annotated[list[SkuSeller], BeforeValidator(_none_as_empty_list)] = Field(
         default_factory=list
     )
@@ -129,7 +130,8 @@ class CollectionPage(VtexModel):
     """One page of `GET /api/catalog/pvt/collection/{collectionId}/products`."""
 
     Page: int = 1
-    TotalPage: int = 1
+    # None when the answer lacks it: then pages are read until one comes back short.
+    TotalPage: int | None = None
     Data: Annotated[list[CollectionProduct], BeforeValidator(_none_as_empty_list)] = Field(
         default_factory=list
     )
@@ -233,6 +235,8 @@ class FreightValue(VtexModel):
     weightStart: float | None = None
     weightEnd: float | None = None
     country: str | None = None
+    # "Postal codes where the delivery is restricted" within the range (Logistics spec).
+    restrictedFreights: IdList = Field(default_factory=list)
 
 
 # ---- Checkout: fulfillment simulation --------------------------------------------------------
