@@ -211,7 +211,8 @@ def test_the_vtex_support_case_draft_cites_the_known_issue(
     result = run_cli(
         "guide", str(EXAMPLES / "buyer_name_missing.json"), "--answers", str(answers), "--yes"
     )
-    assert result.exit_code == 0, result.stderr
+    # Escalated, but nothing observed the cause (no API shows a missing buyer name): exit 3.
+    assert result.exit_code == 3, result.stderr
     draft = result.stdout
     assert draft.startswith("# Case draft for VTEX support")
     assert "## Known issue" in draft

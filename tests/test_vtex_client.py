@@ -241,7 +241,8 @@ def test_missing_optional_fields_and_nulls_are_tolerated() -> None:
     sku = SkuContext.model_validate(
         {"Id": 1, "ProductId": 2, "IsActive": False, "SalesChannels": None, "Unknown": 1}
     )
-    assert (sku.SalesChannels, sku.IsProductActive, sku.ref_id) == ([], None, None)
+    # A null SalesChannels is unknown, not an empty index (an empty one would read as stale).
+    assert (sku.SalesChannels, sku.IsProductActive, sku.ref_id) == (None, None, None)
     assert Simulation.model_validate({"items": None, "messages": None}).messages == []
 
 
