@@ -1,4 +1,4 @@
-"""Offline triage by order shape (assistant.offline) gives what `_diagnose` gives, per order."""
+"""Offline triage by order shape (assistant.triage.templates) gives what `diagnose` gives."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import yaml
 
 from assistant.diagnose import Diagnoser, compile_rulebook
 from assistant.models import Item, OrderContext
-from assistant.triage import BulkOrder, Summary, Triaged, csv_rows
+from assistant.triage import BulkOrder, Summary, Triaged, csv_rows, triage
 from assistant.triage.templates import Templates
 
 WORDINGS = Path(__file__).parent / "data" / "message_wordings.yaml"
@@ -245,13 +245,18 @@ rules:
         "utf-8",
     )
     diagnoser = compile_rulebook([tmp_path])
-    evidence = [
-        diagnoser.diagnose(OrderContext(order_id=order_id, error_message="Order named in evidence"))
-        .findings[0]
-        .evidence
-        for order_id in ("A-1", "A-2")
+    orders = [
+        BulkOrder(row, OrderContext(order_id=order_id, error_message="Order named in evidence"))
+        for row, order_id in enumerate(("A-1", "A-2"), start=2)
     ]
-    assert evidence == [["order A-1"], ["order A-2"]]
+    one_by_one = [diagnoser.diagnose(order.context).findings[0].evidence for order in orders]
+    # Triage's caches (shapes, classifications, engine hits) must not share the order's text.
+    triaged = [
+        result.diagnosis.findings[0].evidence
+        for result in triage(orders, diagnoser)
+        if isinstance(result, Triaged)
+    ]
+    assert one_by_one == triaged == [["order A-1"], ["order A-2"]]
 
 
 CARRIER_ERROR = """
