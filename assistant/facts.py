@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from assistant.checks import is_vtex_sku_id
-
 if TYPE_CHECKING:
     from assistant.checks import CheckResult
     from assistant.classify import Classification
@@ -105,6 +103,9 @@ def order_fact(
 
 
 def item_facts(context: OrderContext) -> list[dict[str, Any]]:
+    # Imported here: rulesets.py reads the schema above, and loading rules needs no pydantic.
+    from assistant.checks import is_vtex_sku_id
+
     if not context.items:
         # An order without items is evaluated with one unnamed item, so that per-SKU rules
         # still give their finding (with no sku_id).
