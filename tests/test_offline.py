@@ -94,7 +94,7 @@ def _diagnoser() -> Diagnoser:
 
 
 def _compare(diagnoser: Diagnoser, contexts: list[OrderContext]) -> int:
-    """Every context through the templates and through `_diagnose`: the same JSON text, the same
+    """Every context through the templates and through `diagnose`: the same JSON text, the same
     models, the same CSV rows and the same summary. Returns how many used a template."""
     templates = Templates(diagnoser)
     by_shape, plain = Summary(), Summary()
