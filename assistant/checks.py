@@ -1,7 +1,8 @@
 """The checks: what the order context and, online, VTEX's read-only APIs say about each cause.
 
-Each check yields a `CheckResult`: the `checks[]` entry of the report and, through `fact()`, a
-fact for the rules engine. The rules decide what a result means; this module only observes.
+Each check yields a `CheckResult`: the `checks[]` entry of the report and, through
+`assistant.facts`, a fact for the rules engine. The rules decide what a result means; this
+module only observes.
 
 Outcomes: `pass`/`fail` (observed), `error` (the API call failed: the cause stays suspected,
 never confirmed or cleared) and `skipped` (offline, not enough context, or an earlier link of
@@ -57,17 +58,7 @@ class CheckResult:
     outcome: Outcome
     detail: str
     undecided: bool = False
-    facts: Mapping[str, Any] = field(default_factory=dict)
-
-    def fact(self) -> dict[str, Any]:
-        return {
-            "kind": "check",
-            "name": self.name,
-            "index": -1 if self.index is None else self.index,
-            "outcome": self.outcome,
-            "undecided": self.undecided,
-            **self.facts,
-        }
+    facts: Mapping[str, Any] = field(default_factory=dict)  # more for the rules (facts.py)
 
 
 def operator_result(unchecked: CheckResult, passes: bool) -> CheckResult:

@@ -334,7 +334,7 @@ def diagnose(
     Exit codes: 0 diagnosed, 2 bad input, 3 unrecognized message or a check the answer depends
     on could not run.
     """
-    from assistant.diagnose import diagnosis_exit_code
+    from assistant.verdict import diagnosis_exit_code
 
     with _user_errors():
         context = _read_order(
@@ -374,7 +374,7 @@ def verify(
     fault is Amazon's), 1 a store-side cause remains, 2 bad input or no credentials, 3 could
     not decide.
     """
-    from assistant.diagnose import VERDICT_EXIT_CODES, verify_report
+    from assistant.verdict import VERDICT_EXIT_CODES, verify_report
 
     with _user_errors():
         context = _read_order(
@@ -449,10 +449,14 @@ def triage(
     2 bad input (some rows were bad: reported and skipped), 3 some orders could not be decided,
     130 interrupted (the partial summary is printed; no plan is written).
     """
-    from assistant.bulk import parse_column_mapping, read_orders
     from assistant.errors import EXIT_INTERRUPTED
     from assistant.report import TriageWriter
-    from assistant.triage import Summary, finished_after_interrupt
+    from assistant.triage import (
+        Summary,
+        finished_after_interrupt,
+        parse_column_mapping,
+        read_orders,
+    )
     from assistant.triage import triage as run_triage
     from assistant.vtex.deadline import DEFAULT_TRIAGE_SECONDS
 

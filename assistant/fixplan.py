@@ -31,9 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.bulk import BadRow, BulkOrder
 from assistant.checks import Checker
-from assistant.diagnose import judge
 from assistant.errors import (
     EXIT_ACTION_NEEDED,
     EXIT_OK,
@@ -45,6 +43,8 @@ from assistant.errors import (
 from assistant.fixes import FixPlan, plan_activate_sku, plan_link_trade_policy
 from assistant.models import Diagnosis, Finding, OrderContext, Verdict
 from assistant.sessions import AuditEntry, SessionStore, now, write_atomic
+from assistant.triage.exports import BadRow, BulkOrder
+from assistant.verdict import batch_exit_code, judge
 
 if TYPE_CHECKING:
     from assistant.diagnose import Diagnoser
@@ -635,11 +635,9 @@ class Reverified(_Model):
 
     def exit_code(self) -> int:
         """As triage and verify: undecided orders first, then a store-side cause remaining."""
-        if self.undecided:
-            return EXIT_UNDECIDED
-        if self.blocked:
-            return EXIT_ACTION_NEEDED
-        return EXIT_OK
+        return batch_exit_code(
+            [*(o.verdict for o in self.undecided), *(o.verdict for o in self.blocked)]
+        )
 
 
 def reverify(

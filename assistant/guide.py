@@ -381,7 +381,7 @@ class Guide:
     def _verdict(self) -> tuple[Verdict, str]:
         """The diagnosis after the walk: online from fresh reads, offline from the context and
         the operator's answers (which then stand for what the API could not observe)."""
-        from assistant.diagnose import judge
+        from assistant.verdict import judge
 
         if self.client is not None:
             self.client.forget()

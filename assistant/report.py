@@ -33,8 +33,7 @@ from assistant.rulesets import RuleBook
 from assistant.safetext import printable, safe_text, spreadsheet_cell
 
 if TYPE_CHECKING:
-    from assistant.bulk import BadRow
-    from assistant.triage import Summary, Triaged
+    from assistant.triage import BadRow, Summary, Triaged
 
 _STATUS_STYLE = {"confirmed": "bold red", "reported": "red", "suspected": "yellow"}
 _OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "error": "magenta", "skipped": "dim"}
@@ -277,8 +276,7 @@ class TriageWriter:
         return self
 
     def write(self, result: Triaged | BadRow) -> None:
-        from assistant.bulk import BadRow
-        from assistant.triage import csv_rows
+        from assistant.triage import BadRow, csv_rows
 
         if isinstance(result, BadRow):
             self._bad_row(result)

@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import Problem, RulesetError
+
+# The fact schema lives with the fact builder (assistant.facts); rules are validated against it
+# here, and the names stay importable from this module.
+from assistant.facts import FACT_ATTRIBUTES as FACT_ATTRIBUTES
+from assistant.facts import FACT_KINDS as FACT_KINDS
+from assistant.facts import ORDER_PASSED_PREFIX as ORDER_PASSED_PREFIX
 from assistant.regexsafety import backtracking_problem
 from assistant.resources import builtin_dir
 from assistant.yamlio import DocumentError, load_ruleset_yaml
@@ -74,46 +80,6 @@ RESERVED_ALIASES = frozenset(
         "get_pending_events",
     }
 )
-# The facts diagnose.py and checks.py assert, and their attributes: what rules can test.
-FACT_ATTRIBUTES: Mapping[str, frozenset[str]] = {
-    "order": frozenset(
-        {
-            "kind",
-            "error_code",
-            "mode",
-            "item_count",
-            "fba",
-            "has_postal_code",
-            "has_trade_policy",
-            "checks_failed",
-            "checks_undecided",
-        }
-    ),
-    # Besides these, the order fact has `passed_<check name>` for every check the error ran:
-    # true when each of its results (one per SKU) passed. See ORDER_PASSED_PREFIX.
-    "item": frozenset({"kind", "index", "known", "sku_id_is_vtex_id", "quantity"}),
-    "check": frozenset(
-        {
-            "kind",
-            "name",
-            "index",
-            "outcome",
-            "undecided",
-            "by_ref_id",
-            "alternate_id",
-            "matched_by",
-            "vtex_sku_id",
-            "collection",
-            "exists",
-            "negative",
-            "shortfall",
-            "stock_elsewhere",
-            "reason",
-        }
-    ),
-}
-FACT_KINDS = frozenset(FACT_ATTRIBUTES)
-ORDER_PASSED_PREFIX = "passed_"
 MAX_DEPTH = 16
 # The alias whose matched fact makes a finding per SKU.
 ITEM_ALIAS = "item"

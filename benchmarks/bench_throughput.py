@@ -4,8 +4,10 @@ Builds N OrderContext objects up front (not timed), cycling over varied error me
 example's message, pt/es variants, case/whitespace/label/quote variants, unrecognised ones) with
 1-3 items of varied SKU ids and quantities, then times `diagnoser.diagnose(ctx)` over all of them:
 
-  (a) the default Diagnoser, which caches engine evaluations by the projected facts;
-  (b) `Diagnoser(rulebook, use_cache=False)`, every order a durable_rules evaluation (smaller N).
+  (a) triage's `CachingDiagnoser`, which caches classifications and engine evaluations by the
+      projected facts (assistant.triage.cache);
+  (b) a plain `Diagnoser`, as one `diagnose` uses it: every order a durable_rules evaluation
+      (smaller N).
 
 Run from a checkout with the project's venv active:
 
@@ -179,6 +181,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO_ROOT))  # a checkout without an editable install
     from assistant.classify import classify
     from assistant.diagnose import Diagnoser, compile_rulebook
+    from assistant.triage.cache import CachingDiagnoser
 
     rss_start = peak_rss_mib()
     t0 = time.perf_counter()
@@ -187,25 +190,25 @@ def main() -> int:
     rss_built = peak_rss_mib()
 
     t0 = time.perf_counter()
-    cached = compile_rulebook()
+    cached = CachingDiagnoser(compile_rulebook())
     compile_s = time.perf_counter() - t0
 
     rows = []
     cached_contexts = contexts[: args.orders]
     elapsed = run(cached, cached_contexts)
-    rows.append(("default (cached)", len(cached_contexts), elapsed, cached.evaluations))
+    rows.append(("CachingDiagnoser (triage)", len(cached_contexts), elapsed, cached.evaluations))
     rss_cached = peak_rss_mib()
 
     # Untimed: the message mix classifies as intended.
     codes = [classify(ctx.error_message, cached.rulebook).code for ctx in cached_contexts]
     mismatches = sum(got != want for got, want in zip(codes, expected, strict=False))
 
-    raw = Diagnoser(cached.rulebook, use_cache=False)
+    raw = Diagnoser(cached.rulebook, cached.engine)
     rss_raw = None
     if args.raw_orders:
         raw_contexts = contexts[: args.raw_orders]
         elapsed = run(raw, raw_contexts)
-        rows.append(("use_cache=False (raw engine)", len(raw_contexts), elapsed, raw.evaluations))
+        rows.append(("Diagnoser (raw engine)", len(raw_contexts), elapsed, raw.evaluations))
         rss_raw = peak_rss_mib()
 
     # Untimed: the cache must not change any diagnosis.

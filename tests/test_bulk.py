@@ -22,7 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from assistant.bulk import (
+from assistant.errors import InputError
+from assistant.models import MAX_ITEMS, Item, OrderContext
+from assistant.triage.exports import (
     COLUMN_ALIASES,
     MAX_ROW_BYTES,
     ROW_FIELDS,
@@ -31,8 +33,6 @@ from assistant.bulk import (
     parse_column_mapping,
     read_orders,
 )
-from assistant.errors import InputError
-from assistant.models import MAX_ITEMS, Item, OrderContext
 from tests.conftest import DATA
 
 BULK = DATA / "bulk"

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.diagnose import Diagnoser, item_facts, order_fact
+from assistant.diagnose import Diagnoser
 from assistant.engine import EngineError, Hit, RuleEngine
+from assistant.facts import item_facts, order_fact
 from assistant.models import OrderContext
 from assistant.rulesets import load_rulebook
 from tests.conftest import EXAMPLES, REPO
@@ -94,7 +95,7 @@ def _current_rss_mb() -> float:
 def test_twenty_thousand_evaluations_stay_under_the_session_cap_and_memory_bound() -> None:
     # durable_rules raises MemoryError at the 1025th live session of a ruleset and each
     # session costs ~0.3 MB until deleted: 20,000 evaluations prove sessions are deleted.
-    diagnoser = Diagnoser(load_rulebook(), use_cache=False)
+    diagnoser = Diagnoser(load_rulebook())
     contexts = [
         OrderContext.model_validate(
             {
@@ -136,8 +137,10 @@ def test_facts_carry_no_identifiers_so_equal_situations_share_an_evaluation() ->
 
 
 def test_cached_evaluation_gives_the_same_diagnosis_as_the_engine() -> None:
-    rulebook = load_rulebook()
-    cached, uncached = Diagnoser(rulebook), Diagnoser(rulebook, use_cache=False)
+    from assistant.triage.cache import CachingDiagnoser
+
+    uncached = Diagnoser(load_rulebook())
+    cached = CachingDiagnoser(Diagnoser(uncached.rulebook, uncached.engine))
     contexts = [
         OrderContext.model_validate(json.loads(path.read_text("utf-8")))
         for path in sorted(EXAMPLES.glob("*.json"))
@@ -164,7 +167,7 @@ def test_the_engine_loads_and_evaluates_the_bundled_rules_on_this_python() -> No
     context = OrderContext.model_validate(
         json.loads((EXAMPLES / "sla_unavailable.json").read_text("utf-8"))
     )
-    diagnosis = Diagnoser(load_rulebook(), use_cache=False).diagnose(context)
+    diagnosis = Diagnoser(load_rulebook()).diagnose(context)
     found = {(finding.code, finding.sku_id) for finding in diagnosis.findings}
     assert {("insufficient_stock", "1070"), ("insufficient_stock", "2231")} <= found
 

@@ -30,7 +30,7 @@ import pytest
 import respx
 from typer.testing import CliRunner, Result
 
-import assistant.bulk as bulk
+import assistant.triage.exports as bulk
 from assistant.cli import app
 from assistant.vtex import VtexApiError, VtexClient, VtexConfig
 from assistant.vtex.deadline import Deadline

@@ -1,4 +1,4 @@
-"""Offline triage by order shape (assistant.offline) gives what `_diagnose` gives, per order."""
+"""Offline triage by order shape (assistant.triage.templates) gives what `diagnose` gives."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from assistant.bulk import BulkOrder
 from assistant.diagnose import Diagnoser, compile_rulebook
 from assistant.models import Item, OrderContext
-from assistant.offline import Templates
-from assistant.triage import Summary, Triaged, csv_rows
+from assistant.triage import BulkOrder, Summary, Triaged, csv_rows, triage
+from assistant.triage.templates import Templates
 
 WORDINGS = Path(__file__).parent / "data" / "message_wordings.yaml"
 
@@ -95,14 +94,14 @@ def _diagnoser() -> Diagnoser:
 
 
 def _compare(diagnoser: Diagnoser, contexts: list[OrderContext]) -> int:
-    """Every context through the templates and through `_diagnose`: the same JSON text, the same
+    """Every context through the templates and through `diagnose`: the same JSON text, the same
     models, the same CSV rows and the same summary. Returns how many used a template."""
     templates = Templates(diagnoser)
     by_shape, plain = Summary(), Summary()
     templated = 0
     for row, context in enumerate(contexts, start=2):
         order = BulkOrder(row, context)
-        expected = diagnoser._diagnose(context, None, 1)
+        expected = diagnoser.diagnose(context)
         template = templates.template(context)
         if template is None:
             result = Triaged(order, expected)
@@ -152,7 +151,7 @@ def test_stand_in_lookalikes_are_diagnosed_on_their_own() -> None:
     assert templates.template(in_message) is None
     template = templates.template(in_refid)  # a RefId is not digits: its stand-in is a text
     assert template is not None
-    expected = _diagnoser()._diagnose(in_refid, None, 1).model_dump_json()
+    expected = _diagnoser().diagnose(in_refid).model_dump_json()
     assert template.json(in_refid) == expected
 
 
@@ -218,7 +217,7 @@ def test_a_small_cache_still_gives_the_same_results(size: int) -> None:
         context = _context(rng)
         template = templates.template(context)
         if template is not None:
-            assert template.json(context) == diagnoser._diagnose(context, None, 1).model_dump_json()
+            assert template.json(context) == diagnoser.diagnose(context).model_dump_json()
 
 
 def test_the_offline_cache_keeps_each_orders_own_id_in_evidence(tmp_path: Path) -> None:
@@ -246,13 +245,18 @@ rules:
         "utf-8",
     )
     diagnoser = compile_rulebook([tmp_path])
-    evidence = [
-        diagnoser.diagnose(OrderContext(order_id=order_id, error_message="Order named in evidence"))
-        .findings[0]
-        .evidence
-        for order_id in ("A-1", "A-2")
+    orders = [
+        BulkOrder(row, OrderContext(order_id=order_id, error_message="Order named in evidence"))
+        for row, order_id in enumerate(("A-1", "A-2"), start=2)
     ]
-    assert evidence == [["order A-1"], ["order A-2"]]
+    one_by_one = [diagnoser.diagnose(order.context).findings[0].evidence for order in orders]
+    # Triage's caches (shapes, classifications, engine hits) must not share the order's text.
+    triaged = [
+        result.diagnosis.findings[0].evidence
+        for result in triage(orders, diagnoser)
+        if isinstance(result, Triaged)
+    ]
+    assert one_by_one == triaged == [["order A-1"], ["order A-2"]]
 
 
 CARRIER_ERROR = """
@@ -322,4 +326,4 @@ rules:
     )
     differ = same.model_copy(update={"order_id": "702-9"})
     _compare(diagnoser, [same, differ])
-    assert diagnoser._diagnose(same, None, 1).findings[0].evidence == ["ref 1070"]
+    assert diagnoser.diagnose(same).findings[0].evidence == ["ref 1070"]

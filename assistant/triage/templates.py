@@ -7,7 +7,7 @@ on which items repeat a SKU, and on the quantities where the rules read them. Th
 the SKU ids reach the output only as text: the diagnosis' order id, the findings' and checks'
 SKU ids, and the evidence and check details that quote them.
 
-So the first order of each shape is diagnosed (`Diagnoser._diagnose`, the same code as one
+So the first order of each shape is diagnosed (`Diagnoser.diagnose`, the same code as one
 `diagnose`) with stand-ins for those ids, and its `--json` text is cut at the stand-ins: the
 template. Every later order of the shape is that text with its own ids put back, and the
 summary's counts come from the template as well; the pydantic models are built only when a
@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.checks import is_vtex_sku_id
-from assistant.diagnose import NAMED_EVIDENCE, judge
+from assistant.facts import attributes_read
+from assistant.findings import NAMED_EVIDENCE
 from assistant.models import MAX_ITEMS, Diagnosis, Item, OrderContext, Verdict
+from assistant.verdict import judge
 
 if TYPE_CHECKING:
     from assistant.diagnose import Diagnoser
@@ -93,14 +95,14 @@ def _json_text(value: str) -> str:
 
 
 class Templates:
-    """Offline diagnoses for a backlog, one `_diagnose` per shape (module docstring)."""
+    """Offline diagnoses for a backlog, one `diagnose` per shape (module docstring)."""
 
     def __init__(self, diagnoser: Diagnoser, size: int = _TEMPLATES) -> None:
         self.diagnoser = diagnoser
         self.size = size
         rulebook = diagnoser.rulebook
         # Quantities are part of the shape only where the rules or their evidence read them.
-        self.quantities = "quantity" in diagnoser._relevant or any(
+        self.quantities = "quantity" in attributes_read(rulebook) or any(
             "{quantity" in rule.evidence for rule in rulebook.rules.values()
         )
         # A ruleset text that holds the mark would read as a stand-in: no templates then.
@@ -182,7 +184,7 @@ class Templates:
             seller_id=_stand_in(context.seller_id),
         )
         self.built += 1
-        diagnosis = self.diagnoser._diagnose(stand_in, None, 1)
+        diagnosis = self.diagnoser.diagnose(stand_in, workers=1)
         return _template(diagnosis, items)
 
 
