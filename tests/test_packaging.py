@@ -126,6 +126,7 @@ def test_installed_wheel_lists_rules_from_another_directory(wheel: Path, tmp_pat
         text=True,
         timeout=120,
     )
-    assert walked.returncode == 0, walked.stderr
+    # Escalated; the known issue is named, not observed, so the run cannot call it clean (3).
+    assert walked.returncode == 3, walked.stderr
     assert walked.stdout.startswith("# Case draft for VTEX support")
     assert list((state / "cases").glob("*-vtex_support.md"))
