@@ -44,7 +44,8 @@ from assistant.errors import (
 )
 from assistant.fixes import FixPlan, plan_activate_sku, plan_link_trade_policy
 from assistant.models import Diagnosis, Finding, OrderContext, Verdict
-from assistant.sessions import AuditEntry, SessionStore, now, write_atomic
+from assistant.outfiles import write_atomic
+from assistant.sessions import AuditEntry, SessionStore, now
 
 if TYPE_CHECKING:
     from assistant.diagnose import Diagnoser
