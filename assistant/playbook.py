@@ -36,9 +36,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from assistant.errors import Problem, RulesetError
-from assistant.intake import field_path
 from assistant.resources import builtin_dir
 from assistant.rulesets import RuleBook, load_rulebook
+from assistant.validation import file_problems
 from assistant.yamlio import DocumentError, load_ruleset_yaml
 
 StepKind = Literal["instruct", "check", "ask", "action", "verify", "escalate"]
@@ -186,39 +186,6 @@ def render(template: str, values: Mapping[str, str]) -> str:
 # ---- validation ------------------------------------------------------------------------------
 
 
-def _key(loc: Sequence[int | str], prefix: str = "") -> str:
-    path = field_path(tuple(loc))
-    if not prefix or not path:
-        return prefix or path
-    return prefix + (path if path.startswith("[") else f".{path}")
-
-
-def _pydantic_problems(
-    path: str, exc: ValidationError, model: type[BaseModel], prefix: str = ""
-) -> list[Problem]:
-    problems = []
-    for error in exc.errors(include_url=False):
-        loc = list(error["loc"])
-        kind = error["type"]
-        if kind == "missing":
-            message = "is required"
-        elif kind == "extra_forbidden":
-            where: type[BaseModel] = Choice if "choices" in loc[:-1] else model
-            expected = sorted(set(where.model_fields) - {"source"})
-            message = f"unknown key (expected one of: {', '.join(expected)})"
-        elif kind == "invalid_key":
-            loc[-1] = str(loc[-1])
-            message = "keys must be strings"
-        elif kind == "tuple_type":
-            message = "must be a list"
-        elif kind == "string_type" and isinstance(error.get("input"), bool):
-            message = "must be a string (quote yes/no/on/off/true/false in YAML)"
-        else:
-            message = error["msg"][0].lower() + error["msg"][1:]
-        problems.append(Problem(path, _key(loc, prefix), message))
-    return problems
-
-
 class _Validator:
     """Checks one playbook file; `problems` holds what is wrong, `playbook` what loaded."""
 
@@ -266,7 +233,7 @@ class _Validator:
         try:
             return Playbook.model_validate({**fields, "steps": (), "source": self.path})
         except ValidationError as exc:
-            self.problems.extend(_pydantic_problems(self.path, exc, Playbook))
+            self.problems.extend(file_problems(self.path, exc, Playbook))
             return None
 
     def _steps(self, raw: Any, given: bool) -> list[tuple[int, Step]] | None:
@@ -291,7 +258,7 @@ class _Validator:
             try:
                 steps.append((index, Step.model_validate(entry)))
             except ValidationError as exc:
-                self.problems.extend(_pydantic_problems(self.path, exc, Step, f"steps[{index}]"))
+                self.problems.extend(file_problems(self.path, exc, Step, f"steps[{index}]"))
         return steps
 
     # ---- the playbook --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistant.errors import AssistantError, UsageError
 from assistant.models import OrderContext
 from assistant.outfiles import PRIVATE_FILE, append_private, private_dir, write_atomic
+from assistant.validation import first_problem
 
 SESSION_SCHEMA: Literal[1] = 1
 STATE_DIR_VARIABLE = "ORDER_ASSISTANT_STATE_DIR"
@@ -185,9 +186,8 @@ class SessionStore:
         try:
             return Session.model_validate_json(text)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "(document)"
-            raise SessionError(f"{path}: {where}: {first['msg']}") from None
+            where, problem = first_problem(exc)
+            raise SessionError(f"{path}: {where}: {problem}") from None
 
     def sessions(self) -> list[Session]:
         """Every readable session, newest first; unreadable files are skipped."""
@@ -203,7 +203,7 @@ class SessionStore:
             except UnicodeDecodeError:
                 self.warnings.append(f"{path}: skipped: not UTF-8 text")
             except ValidationError as exc:
-                where = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "(document)"
+                where, _ = first_problem(exc)
                 self.warnings.append(f"{path}: skipped: not a session ({where})")
         return sorted(found, key=lambda s: (s.created_at, s.id), reverse=True)
 

@@ -74,6 +74,7 @@ from tenacity import (
 
 from assistant import __version__
 from assistant.errors import VtexApiError, VtexConfigError, VtexPermissionError
+from assistant.validation import field_path
 from assistant.vtex.deadline import Deadline
 from assistant.vtex.models import (
     Affiliate,
@@ -942,7 +943,7 @@ class VtexClient:
             return adapter.validate_python(body)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "body"
+            where = field_path(first["loc"]) or "body"
             problem = f"unexpected response shape at {where} ({first['type']})"
             raise VtexApiError(method, path, problem) from None
 
