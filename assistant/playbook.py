@@ -39,7 +39,7 @@ from assistant.errors import Problem, RulesetError
 from assistant.resources import builtin_dir
 from assistant.rulesets import RuleBook, load_rulebook
 from assistant.validation import file_problems
-from assistant.yamlio import DocumentError, load_ruleset_yaml
+from assistant.yamlio import DocumentError, load_declarative
 
 StepKind = Literal["instruct", "check", "ask", "action", "verify", "escalate"]
 ActionName = Literal["activate_sku", "link_trade_policy"]  # the only two API writes
@@ -204,15 +204,11 @@ class _Validator:
 
     def _read(self, shipped: bool) -> None:
         try:
-            document = load_ruleset_yaml(self.file, shipped=shipped)
+            document = load_declarative(
+                self.file, shipped=shipped, sections="id, title, summary, findings, fixes, steps"
+            )
         except DocumentError as exc:
             self.add("", str(exc))
-            return
-        if document is None:
-            self.add("", "is empty")
-            return
-        if not isinstance(document, dict):
-            self.add("", "must be a mapping with id, title, summary, findings, fixes, steps")
             return
         if "source" in document:
             self.add("source", "is set by the loader from the file path; remove it")

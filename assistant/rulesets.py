@@ -43,7 +43,7 @@ from assistant.errors import Problem, RulesetError
 from assistant.regexsafety import backtracking_problem
 from assistant.resources import builtin_dir
 from assistant.validation import file_problems, key_path, problem, problems
-from assistant.yamlio import DocumentError, load_ruleset_yaml
+from assistant.yamlio import DocumentError, load_declarative
 
 UNRECOGNIZED = "unrecognized"
 OWNERS = ("store", "amazon", "vtex_support")
@@ -657,15 +657,11 @@ class _Builder:
         path = str(file)
         self.sources.append(path)
         try:
-            document = load_ruleset_yaml(file, shipped=shipped)
+            document = load_declarative(
+                file, shipped=shipped, sections="findings/checks/error/rules"
+            )
         except DocumentError as exc:
             self.add(path, "", str(exc))
-            return
-        if document is None:
-            self.add(path, "", "is empty")
-            return
-        if not isinstance(document, dict):
-            self.add(path, "", "must be a mapping with findings/checks/error/rules")
             return
         fresh = self._declare(path, document)
         try:
