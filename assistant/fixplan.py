@@ -42,8 +42,10 @@ from assistant.errors import (
 )
 from assistant.fixes import FixPlan, plan_activate_sku, plan_link_trade_policy
 from assistant.models import Diagnosis, Finding, OrderContext, Verdict
-from assistant.sessions import AuditEntry, SessionStore, now, write_atomic
+from assistant.outfiles import write_atomic
+from assistant.sessions import AuditEntry, SessionStore, now
 from assistant.triage.exports import BadRow, BulkOrder
+from assistant.validation import first_problem
 from assistant.verdict import batch_exit_code, judge
 
 if TYPE_CHECKING:
@@ -376,9 +378,8 @@ def load_plan(path: Path) -> Plan:
     try:
         plan = Plan.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(document)"
-        raise InputError(str(path), f"{where}: {first['msg']}") from None
+        where, problem = first_problem(exc)
+        raise InputError(str(path), f"{where}: {problem}") from None
     for index, fix in enumerate(plan.fixes):
         if digest(fix.state) != fix.state_digest:
             raise InputError(

@@ -9,13 +9,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TypeGuard
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
 from assistant.errors import InputError
 from assistant.models import ITEM_FIELDS, ORDER_CONTEXT_FIELDS, OrderContext
 from assistant.safetext import printable
+from assistant.validation import describe, describe_value, field_path
 from assistant.yamlio import DocumentError, decode, parse_document, read_capped, read_file_capped
 
 STDIN_NAME = "<stdin>"
@@ -167,55 +168,15 @@ def _input_error(name: str, exc: ValidationError, overrides: Mapping[str, Any]) 
     return InputError(source, validation_problem(error), field=location)
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
 def validation_problem(error: Mapping[str, Any]) -> str:
+    """validation.describe, naming the flag that gives a missing field and the form a country
+    code takes."""
     kind = error["type"]
-    value = error.get("input")
     if kind == "missing":
         field_name = str(error["loc"][-1]) if error["loc"] else "field"
         flag = _FLAG_FOR_FIELD.get(field_name)
         return "is required" + (f" (or pass {flag})" if flag else "")
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    message = message[:1].lower() + message[1:]
-    if kind == "string_type" and _is_number(value):
-        return f'must be a string; quote it ("{_number(value)}")'
-    if kind in {"int_type", "string_type", "list_type", "model_type", "dict_type", "bool_type"}:
-        return f"{message} (got {describe_value(value)})"
     if kind == "string_pattern_mismatch" and error["loc"][-1:] == ("country",):
-        return f"must be an ISO 3166-1 alpha-3 code such as BRA (got {describe_value(value)})"
-    return message
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _number(value: int | float) -> str:
-    # YAML reads `0x` + thousands of digits as one int; str() of it raises past 4,300 digits.
-    try:
-        text = str(value)
-    except ValueError:
-        return "a very large number"
-    return text if len(text) <= 40 else text[:40] + "..."
-
-
-def describe_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f"'{printable(value, 40)}'"
-    if _is_number(value):
-        return _number(value)
-    return f"a {type(value).__name__}"
+        value = describe_value(error.get("input"))
+        return f"must be an ISO 3166-1 alpha-3 code such as BRA (got {value})"
+    return describe(error)

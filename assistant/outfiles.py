@@ -7,11 +7,15 @@ Why both: a path that names the input (`triage orders.csv --csv orders.csv`) wou
 export before a single row is read, and a link in a shared or state folder would let someone
 else choose which file receives the write. The check runs before anything is written, so a
 refused run leaves every file as it was.
+
+`write_atomic` is the one way a whole file is replaced (sessions, case drafts, plans, their
+progress, recordings): a reader or a crash never sees half of it.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -86,3 +90,23 @@ def _problem(exc: OSError, what: str) -> str:
     if exc.errno == errno.ELOOP:
         return f"is a symbolic link: {what} is never written through one; give a plain file"
     return f"cannot be written ({exc.strerror or exc})"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash at any moment leaves the old file or the new
+    one: written beside it (0600), flushed to disk, then renamed over it. A symbolic link at
+    `path` is refused: the rename would replace the link, never write where it points."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink():
+        raise InputError(str(path), "is a symbolic link: the assistant never writes through one")
+    # mkstemp creates the file 0600 with O_EXCL: it never follows a planted link.
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -19,9 +19,12 @@ A playbook is one remediation: an ordered list of steps, each of one kind:
 Branch targets name a later step or "end": a playbook never loops, so a scripted run always
 terminates. A playbook with `fixes: true` ends with the `reprocess` step.
 
-The models only describe the shape; `load_playbooks` and `validate_playbook_dir` check
-everything else and report each problem with its file and key (`steps[2].on_fail`), never a
-traceback. A playbook in a user's folder replaces the shipped one with the same id.
+The models check each step by itself (ids, texts and their placeholders, URLs, the fields its
+kind takes and needs, its choices); `load_playbooks` and `validate_playbook_dir` check what
+spans steps and files (unique ids, branch targets, reachability, the reprocess step, checks and
+findings of the rulebook). Each problem is reported with its file and key (`steps[2].on_fail`)
+by the one formatter (assistant.validation), never a traceback. A playbook in a user's folder
+replaces the shipped one with the same id.
 """
 
 from __future__ import annotations
@@ -30,16 +33,23 @@ import re
 import string
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 from assistant.errors import Problem, RulesetError
-from assistant.intake import field_path
 from assistant.resources import builtin_dir
 from assistant.rulesets import RuleBook, load_rulebook
-from assistant.yamlio import DocumentError, load_ruleset_yaml
+from assistant.validation import file_problems, problem, problems
+from assistant.yamlio import DocumentError, load_declarative
 
 StepKind = Literal["instruct", "check", "ask", "action", "verify", "escalate"]
 ActionName = Literal["activate_sku", "link_trade_policy"]  # the only two API writes
@@ -76,13 +86,64 @@ _PLAYBOOK_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 _SUFFIXES = (".yaml", ".yml")
 
 
+# ---- field checks: each problem is the user's message, at its key (assistant.validation) ---------
+
+
+def _placeholders(text: str) -> str:
+    found = placeholder_problems(text)
+    if found:
+        raise problems([((), message) for message in found], text)
+    return text
+
+
+def _shown(text: str) -> str:
+    """A text shown to the operator: not blank, placeholders known."""
+    if not text.strip():
+        raise problem("must be a non-empty string")
+    return _placeholders(text)
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise problem("must be a non-empty string")
+    return text
+
+
+def _https(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc or any(c.isspace() for c in url):
+        raise problem("must be an https:// URL")
+    return url
+
+
+def _matching(pattern: re.Pattern[str], message: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise problem(message)
+        return value
+
+    return AfterValidator(check)
+
+
+def _not_end(value: str) -> str:
+    if value == END:
+        raise problem(f"{END!r} is reserved: it is the target that finishes")
+    return value
+
+
+Shown = Annotated[str, AfterValidator(_shown)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Choice(_Frozen):
-    value: str  # slug ^[a-z][a-z0-9_-]*$, what --answers gives
-    label: str  # shown to the operator
+    # What --answers gives.
+    value: Annotated[
+        str, _matching(_CHOICE_VALUE, "must be a lower-case id like yes, no or not_sure")
+    ]
+    label: Shown  # shown to the operator
     next: str | None = None  # step id or "end"; None = the following step
     # A finding of this playbook: when the diagnosis brought the guide here for it, this is
     # the answer, and nobody is asked.
@@ -90,30 +151,44 @@ class Choice(_Frozen):
 
 
 class Step(_Frozen):
-    id: str  # slug ^[a-z][a-z0-9-]*$, unique within the playbook
+    # Unique within the playbook (checked by the loader, which sees them all).
+    id: Annotated[
+        str,
+        AfterValidator(_not_end),
+        _matching(_STEP_ID, "must be a lower-case-dashed id like check-active"),
+    ]
     kind: StepKind
-    title: str  # short, shown in the step counter
-    text: str = ""  # what to do / what this is, may use placeholders
-    admin_path: str | None = None  # exact Admin path from the articles
-    help: str | None = None  # https URL to the article
+    title: Shown  # short, shown in the step counter
+    text: Annotated[str, AfterValidator(_placeholders)] = ""  # what to do / what this is
+    admin_path: Annotated[str, AfterValidator(_not_blank)] | None = None  # from the articles
+    help: Annotated[str, AfterValidator(_https)] | None = None  # the article
     next: str | None = None  # step id or "end"; None = the following step (or end if last)
     check: str | None = None  # check/verify: a check name from rulesets/catalog.yaml
-    question: str | None = None  # check/verify: asked when the check cannot run; yes = pass
+    question: Shown | None = None  # check/verify: asked when the check cannot run; yes = pass
     on_pass: str | None = None  # check/verify: branch target when it passes
     on_fail: str | None = None  # check/verify: branch target when it fails
     choices: tuple[Choice, ...] = ()  # ask: >= 2 choices, unique values
     default: str | None = None  # ask: the choice value a runbook would normally take
     safe_default: StrictBool = False  # ask: --yes may take `default` without asking anyone
     action: ActionName | None = None  # action: which write
-    admin_steps: tuple[str, ...] = ()  # action (and instruct): the manual Admin steps
+    admin_steps: tuple[Shown, ...] = ()  # action (and instruct): the manual Admin steps
     to: EscalateTo | None = None  # escalate: who the case draft is for
     confirm: StrictBool = False  # instruct: the operator must say it is done
 
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> Step:
+        found = list(_kind_problems(self))
+        if found:
+            raise problems(found, self.kind)
+        return self
+
 
 class Playbook(_Frozen):
-    id: str  # == file stem
-    title: str
-    summary: str
+    id: Annotated[  # == file stem
+        str, _matching(_PLAYBOOK_ID, "must be a lower-case-dashed id like restock or link-dock")
+    ]
+    title: Shown
+    summary: Shown
     findings: tuple[str, ...]  # finding codes it remedies (the catalog names this playbook)
     fixes: StrictBool  # changes something store-side: then it ends with the reprocess step
     steps: tuple[Step, ...]
@@ -138,6 +213,47 @@ _COMMON_FIELDS = frozenset({"id", "kind", "title", "text", "admin_path", "help"}
 _WHY_NOT = {
     "next": "branches with on_pass/on_fail (check, verify) or choices[].next (ask)",
 }
+
+
+def _kind_problems(step: Step) -> Iterator[tuple[tuple[int | str, ...], str]]:
+    """What a step of its kind lacks, or has that its kind does not take."""
+    allowed = _COMMON_FIELDS | _KIND_FIELDS[step.kind]
+    for name in sorted(step.model_fields_set - allowed):
+        reason = _WHY_NOT.get(name, f"belongs to {_kinds_taking(name)} steps")
+        yield (name,), f"not allowed on {_a(step.kind)} step ({reason})"
+    kind = step.kind
+    if kind in {"check", "verify"}:
+        if step.check is None:
+            yield ("check",), f"is required on a {kind} step"
+        if step.question is None:
+            yield ("question",), f"is required on a {kind} step (asked when the check cannot run)"
+    elif kind == "ask":
+        yield from _choice_problems(step)
+    elif kind == "action":
+        if step.action is None:
+            yield ("action",), "is required on an action step (activate_sku or link_trade_policy)"
+        if not step.admin_steps:
+            yield ("admin_steps",), "an action step needs the Admin steps that do the same by hand"
+    elif kind == "escalate" and step.to is None:
+        yield ("to",), "is required on an escalate step (amazon or vtex_support)"
+
+
+def _choice_problems(step: Step) -> Iterator[tuple[tuple[int | str, ...], str]]:
+    if len(step.choices) < 2:
+        yield ("choices",), "an ask step needs at least two choices"
+    values: dict[str, int] = {}
+    for number, choice in enumerate(step.choices):
+        if choice.value in values:
+            yield (
+                ("choices", number, "value"),
+                f"duplicate value (also choices[{values[choice.value]}])",
+            )
+        else:
+            values[choice.value] = number
+    if step.default is not None and step.default not in values:
+        yield ("default",), f"{step.default!r} is not one of the choices' values"
+    if step.safe_default and step.default is None:
+        yield ("safe_default",), "needs a default: the choice --yes would take"
 
 
 # ---- placeholders --------------------------------------------------------------------------
@@ -186,39 +302,6 @@ def render(template: str, values: Mapping[str, str]) -> str:
 # ---- validation ------------------------------------------------------------------------------
 
 
-def _key(loc: Sequence[int | str], prefix: str = "") -> str:
-    path = field_path(tuple(loc))
-    if not prefix or not path:
-        return prefix or path
-    return prefix + (path if path.startswith("[") else f".{path}")
-
-
-def _pydantic_problems(
-    path: str, exc: ValidationError, model: type[BaseModel], prefix: str = ""
-) -> list[Problem]:
-    problems = []
-    for error in exc.errors(include_url=False):
-        loc = list(error["loc"])
-        kind = error["type"]
-        if kind == "missing":
-            message = "is required"
-        elif kind == "extra_forbidden":
-            where: type[BaseModel] = Choice if "choices" in loc[:-1] else model
-            expected = sorted(set(where.model_fields) - {"source"})
-            message = f"unknown key (expected one of: {', '.join(expected)})"
-        elif kind == "invalid_key":
-            loc[-1] = str(loc[-1])
-            message = "keys must be strings"
-        elif kind == "tuple_type":
-            message = "must be a list"
-        elif kind == "string_type" and isinstance(error.get("input"), bool):
-            message = "must be a string (quote yes/no/on/off/true/false in YAML)"
-        else:
-            message = error["msg"][0].lower() + error["msg"][1:]
-        problems.append(Problem(path, _key(loc, prefix), message))
-    return problems
-
-
 class _Validator:
     """Checks one playbook file; `problems` holds what is wrong, `playbook` what loaded."""
 
@@ -237,15 +320,11 @@ class _Validator:
 
     def _read(self, shipped: bool) -> None:
         try:
-            document = load_ruleset_yaml(self.file, shipped=shipped)
+            document = load_declarative(
+                self.file, shipped=shipped, sections="id, title, summary, findings, fixes, steps"
+            )
         except DocumentError as exc:
             self.add("", str(exc))
-            return
-        if document is None:
-            self.add("", "is empty")
-            return
-        if not isinstance(document, dict):
-            self.add("", "must be a mapping with id, title, summary, findings, fixes, steps")
             return
         if "source" in document:
             self.add("source", "is set by the loader from the file path; remove it")
@@ -266,7 +345,7 @@ class _Validator:
         try:
             return Playbook.model_validate({**fields, "steps": (), "source": self.path})
         except ValidationError as exc:
-            self.problems.extend(_pydantic_problems(self.path, exc, Playbook))
+            self.problems.extend(file_problems(self.path, exc, Playbook))
             return None
 
     def _steps(self, raw: Any, given: bool) -> list[tuple[int, Step]] | None:
@@ -291,7 +370,7 @@ class _Validator:
             try:
                 steps.append((index, Step.model_validate(entry)))
             except ValidationError as exc:
-                self.problems.extend(_pydantic_problems(self.path, exc, Step, f"steps[{index}]"))
+                self.problems.extend(file_problems(self.path, exc, Step, f"steps[{index}]"))
         return steps
 
     # ---- the playbook --------------------------------------------------------------------------
@@ -300,15 +379,10 @@ class _Validator:
         """The top-level fields, from the raw document so that they are checked even when
         another field has the wrong type (those were reported by the model already)."""
         playbook_id = document.get("id")
-        if not isinstance(playbook_id, str):
-            playbook_id = None
-        elif not _PLAYBOOK_ID.match(playbook_id):
-            self.add("id", "must be a lower-case-dashed id like restock or link-dock")
+        if not isinstance(playbook_id, str) or not _PLAYBOOK_ID.match(playbook_id):
+            playbook_id = None  # the model said what is wrong with it
         elif playbook_id != self.file.stem:
             self.add("id", f"must equal the file name without .yaml ({self.file.stem!r})")
-        for key in ("title", "summary"):
-            if isinstance(document.get(key), str):
-                self._text(key, document[key])
         listed = document.get("findings")
         if not isinstance(listed, list):
             return
@@ -342,16 +416,6 @@ class _Validator:
 
     # ---- the steps ---------------------------------------------------------------------------
 
-    def _text(self, key: str, value: str | None, *, required: bool = True) -> None:
-        if value is None:
-            return
-        if not value.strip():
-            if required:
-                self.add(key, "must be a non-empty string")
-            return
-        for problem in placeholder_problems(value):
-            self.add(key, problem)
-
     def _check_steps(self, steps: list[tuple[int, Step]], *, fixes: bool) -> None:
         position: dict[str, int] = {}
         for index, declared in enumerate(self._declared_ids):
@@ -360,11 +424,7 @@ class _Validator:
         seen: dict[str, int] = {}
         for index, step in steps:
             where = f"steps[{index}]"
-            if step.id == END:
-                self.add(f"{where}.id", f"{END!r} is reserved: it is the target that finishes")
-            elif not _STEP_ID.match(step.id):
-                self.add(f"{where}.id", "must be a lower-case-dashed id like check-active")
-            elif step.id in seen:
+            if step.id in seen:
                 self.add(f"{where}.id", f"duplicate step id (also steps[{seen[step.id]}])")
             else:
                 seen[step.id] = index
@@ -374,75 +434,20 @@ class _Validator:
             self._check_reprocess(steps, len(self._declared_ids))
 
     def _check_step(self, where: str, index: int, step: Step, position: Mapping[str, int]) -> None:
-        allowed = _COMMON_FIELDS | _KIND_FIELDS[step.kind]
-        for name in sorted(step.model_fields_set - allowed):
-            reason = _WHY_NOT.get(name, f"belongs to {_kinds_taking(name)} steps")
-            self.add(f"{where}.{name}", f"not allowed on {_a(step.kind)} step ({reason})")
-        for name in ("title", "text", "question"):
-            self._text(f"{where}.{name}", getattr(step, name), required=name != "text")
-        if step.admin_path is not None and not step.admin_path.strip():
-            self.add(f"{where}.admin_path", "must be a non-empty string")
-        if step.help is not None:
-            url = urlsplit(step.help)
-            if url.scheme != "https" or not url.netloc or any(c.isspace() for c in step.help):
-                self.add(f"{where}.help", "must be an https:// URL")
-        for number, line in enumerate(step.admin_steps):
-            self._text(f"{where}.admin_steps[{number}]", line)
-        kind = step.kind
-        if kind in {"check", "verify"}:
-            if step.check is None:
-                self.add(f"{where}.check", f"is required on a {kind} step")
-            elif step.check not in self.rulebook.checks:
-                self.add(
-                    f"{where}.check",
-                    f"unknown check {step.check!r} "
-                    f"(known: {', '.join(sorted(self.rulebook.checks))})",
-                )
-            if step.question is None:
-                self.add(
-                    f"{where}.question",
-                    f"is required on a {kind} step (asked when the check cannot run)",
-                )
-        elif kind == "ask":
-            self._check_choices(where, index, step, position)
-        elif kind == "action":
-            if step.action is None:
-                self.add(
-                    f"{where}.action",
-                    "is required on an action step (activate_sku or link_trade_policy)",
-                )
-            if not step.admin_steps:
-                self.add(
-                    f"{where}.admin_steps",
-                    "an action step needs the Admin steps that do the same by hand",
-                )
-        elif kind == "escalate" and step.to is None:
-            self.add(f"{where}.to", "is required on an escalate step (amazon or vtex_support)")
+        """What a step names outside itself: a check of the rulebook, branch targets, the
+        playbook's findings (the model checked the step itself)."""
+        if step.check is not None and step.check not in self.rulebook.checks:
+            self.add(
+                f"{where}.check",
+                f"unknown check {step.check!r} (known: {', '.join(sorted(self.rulebook.checks))})",
+            )
         for name in ("next", "on_pass", "on_fail"):
             self._target(f"{where}.{name}", index, getattr(step, name), position)
-
-    def _check_choices(
-        self, where: str, index: int, step: Step, position: Mapping[str, int]
-    ) -> None:
-        if len(step.choices) < 2:
-            self.add(f"{where}.choices", "an ask step needs at least two choices")
-        values: dict[str, int] = {}
         for number, choice in enumerate(step.choices):
             key = f"{where}.choices[{number}]"
-            if not _CHOICE_VALUE.match(choice.value):
-                self.add(f"{key}.value", "must be a lower-case id like yes, no or not_sure")
-            elif choice.value in values:
-                self.add(f"{key}.value", f"duplicate value (also choices[{values[choice.value]}])")
-            else:
-                values[choice.value] = number
-            self._text(f"{key}.label", choice.label)
             self._target(f"{key}.next", index, choice.next, position)
             if choice.finding is not None and choice.finding not in self._findings:
                 self.add(f"{key}.finding", f"{choice.finding!r} is not in this playbook's findings")
-        if step.default is not None and step.default not in values:
-            self.add(f"{where}.default", f"{step.default!r} is not one of the choices' values")
-        if step.safe_default and step.default is None:
-            self.add(f"{where}.safe_default", "needs a default: the choice --yes would take")
 
     def _target(
         self, key: str, index: int, target: str | None, position: Mapping[str, int]

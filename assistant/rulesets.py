@@ -8,17 +8,36 @@ A ruleset file holds any of four sections:
     rules:      rule name -> our metadata (finding, status, evidence) beside durable_rules'
                 own keys (all/any/pri/...), which are handed to the engine unchanged
 
-Every problem is reported with its file and key; nothing here raises a bare exception.
+Each file is validated by the pydantic models below (`_RulesetFile` and its entries); what the
+types cannot say (message patterns that compile and cannot run away, durable_rules' grammar,
+fact attributes, evidence templates) is checked by their validators. Names that another file
+must define (findings, checks, error codes) are resolved once every file is read. Every problem
+is reported with its file and key by the one formatter (assistant.validation); nothing here
+raises a bare exception.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from assistant.errors import Problem, RulesetError
 
@@ -29,7 +48,8 @@ from assistant.facts import FACT_KINDS as FACT_KINDS
 from assistant.facts import ORDER_PASSED_PREFIX as ORDER_PASSED_PREFIX
 from assistant.regexsafety import backtracking_problem
 from assistant.resources import builtin_dir
-from assistant.yamlio import DocumentError, load_ruleset_yaml
+from assistant.validation import file_problems, key_path, problem, problems
+from assistant.yamlio import DocumentError, load_declarative
 
 UNRECOGNIZED = "unrecognized"
 OWNERS = ("store", "amazon", "vtex_support")
@@ -160,80 +180,442 @@ def _mentions_error(node: Any, code: str) -> bool:
     return False
 
 
-class _Collector:
-    """Accumulates problems so a user sees all of them at once, each with file and key."""
+# ---- the file's shape: pydantic models ------------------------------------------------------
+# Every message a validator raises is the user's message, shown at its key by the one formatter
+# (assistant.validation); the durable_rules checks below the models are validators too.
 
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, path: str, key: str, message: str) -> None:
-        self.problems.append(Problem(path, key, message))
+Loc = tuple[int | str, ...]
 
 
-def _text(
-    report: _Collector, path: str, key: str, value: Any, *, required: bool = True
-) -> str | None:
+def _text(value: Any) -> str:
     if value is None:
-        if required:
-            report.add(path, key, "is required")
-        return None
+        raise problem("is required")
     if not isinstance(value, str) or not value.strip():
-        report.add(path, key, "must be a non-empty string")
-        return None
+        raise problem("must be a non-empty string")
     return value
 
 
-def _text_list(report: _Collector, path: str, key: str, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        report.add(path, key, "must be a list of strings")
-        return ()
-    out = []
-    for index, entry in enumerate(value):
-        text = _text(report, path, f"{key}[{index}]", entry)
-        if text is not None:
-            out.append(text)
-    return tuple(out)
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
 
 
-def _unknown_keys(
-    report: _Collector, path: str, prefix: str, mapping: Mapping[str, Any], allowed: Iterable[str]
-) -> None:
-    allowed_set = set(allowed)
-    for key in mapping:
-        if key not in allowed_set:
-            report.add(
-                path,
-                f"{prefix}.{key}" if prefix else str(key),
-                f"unknown key (expected one of: {', '.join(sorted(allowed_set))})",
+def _none_is_empty(value: Any) -> Any:
+    return () if value is None else value
+
+
+def _steps(steps: tuple[str, ...]) -> tuple[str, ...]:
+    if not steps:
+        raise problem("needs at least one step")
+    return steps
+
+
+def _one_of(choices: Sequence[str]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise problem(f"must be one of {', '.join(choices)}")
+        return str(value)
+
+    return check
+
+
+def _name(label: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not _ID.match(value):
+            raise problem(f"{label} must be lower_snake_case")
+        return value
+
+    return check
+
+
+def _playbook_id(value: Any) -> str:
+    if not _PLAYBOOK_ID.match(_text(value)):
+        raise problem("must be a lower-case-dashed playbook id")
+    return str(value)
+
+
+def _evidence(value: Any) -> str:
+    """A rule's evidence template: plain {name} fields that a finding can fill."""
+    template = _text(value)
+    try:
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
+    except ValueError as exc:
+        raise problem(f"bad template: {exc}") from None
+    found: list[tuple[Loc, str]] = []
+    for name, spec, conversion in fields:
+        if spec or conversion or not _ID.match(name):
+            # Format specs, conversions and attribute/index access would fail or reach
+            # into Python objects at run time: only plain {name} fields are allowed.
+            found.append(((), f"template field {{{name}}} must be a plain name"))
+        elif name not in EVIDENCE_FIELDS and not name.startswith(("param_", "check_")):
+            found.append(
+                (
+                    (),
+                    f"unknown template field {{{name}}}; use "
+                    f"{', '.join(sorted(EVIDENCE_FIELDS))}, param_<name> or check_<name>",
+                )
             )
+    if found:
+        raise problems(found, value)
+    return template
+
+
+def _or_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _given(value: Any) -> Any:
+    if value is None:  # `error:` with nothing under it
+        raise problem("must be a mapping")
+    return value
+
+
+Text = Annotated[str, PlainValidator(_text)]
+OptionalText = Annotated[str | None, PlainValidator(_optional_text)]
+Texts = Annotated[tuple[Text, ...], BeforeValidator(_none_is_empty)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Finding(_Model):
+    title: Text
+    owner: Annotated[str, PlainValidator(_one_of(OWNERS))]
+    playbook: Annotated[str, PlainValidator(_playbook_id)]
+    admin_path: OptionalText = None
+    help: OptionalText = None
+
+
+class _Check(_Model):
+    title: Text
+    scope: Annotated[str, PlainValidator(_one_of(SCOPES))]
+
+
+def _regex(value: Any) -> str:
+    """A message pattern: it compiles, and cannot run away on a message that nearly matches."""
+    text = _text(value)
+    try:
+        re.compile(text, re.IGNORECASE)
+    except re.error as exc:
+        raise problem(f"does not compile: {exc}") from None
+    # Checked before any message meets it: `re` has no time limit to fall back on.
+    runaway = backtracking_problem(text)
+    if runaway is not None:
+        raise problem(runaway)
+    return text
+
+
+class _Pattern(_Model):
+    pattern: Annotated[str, PlainValidator(_regex)]
+    names: Texts = ()  # finding codes the wording names
+
+
+def _pattern_entry(value: Any) -> _Pattern:
+    """A pattern is written as its text (its problems are the entry's), or as {pattern, names}."""
+    if isinstance(value, dict):
+        return _Pattern.model_validate(value)
+    return _Pattern.model_construct(pattern=_regex(value), names=())
+
+
+class _Error(_Model):
+    # Field order matters: `patterns` is checked against the `code` and `params` before it.
+    code: Annotated[str, PlainValidator(_name("error code"))]
+    title: Text
+    summary: OptionalText = None
+    params: Texts = ()
+    patterns: Annotated[
+        tuple[Annotated[_Pattern, PlainValidator(_pattern_entry)], ...],
+        BeforeValidator(_none_is_empty),
+    ] = Field(default=(), validate_default=True)
+    checks: Texts = ()
+    next_steps: Annotated[Texts, AfterValidator(_steps)] = Field(default=(), validate_default=True)
+    help: OptionalText = None
+    admin_path: OptionalText = None
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiled(
+        cls, patterns: tuple[_Pattern, ...], info: ValidationInfo
+    ) -> tuple[_Pattern, ...]:
+        code = info.data.get("code")
+        if code == UNRECOGNIZED:
+            if patterns:
+                raise problem("the unrecognized fallback takes no patterns")
+            return patterns
+        if not patterns:
+            raise problem("needs at least one pattern")
+        params = set(info.data.get("params", ()))
+        found = []
+        for index, entry in enumerate(patterns):
+            groups = set(re.compile(entry.pattern, re.IGNORECASE).groupindex)
+            if "params" in info.data and groups != params:
+                text = f"named groups {sorted(groups)} must equal error.params {sorted(params)}"
+                found.append(((index,), text))
+        if found:
+            raise problems(found, patterns)
+        return patterns
+
+    @field_validator("checks")
+    @classmethod
+    def _once_each(cls, checks: tuple[str, ...]) -> tuple[str, ...]:
+        found = [
+            ((index,), f"{name!r} is listed twice")
+            for index, name in enumerate(checks)
+            if name in checks[:index]
+        ]
+        if found:
+            raise problems(found, checks)
+        return checks
+
+
+class _Rule(_Model):
+    # Ours:
+    finding: Text
+    status: Annotated[str, PlainValidator(_one_of(STATUSES))]
+    evidence: Annotated[str, PlainValidator(_evidence)]
+    description: OptionalText = None
+    # durable_rules' (its C validator rejects any other key with error 105):
+    all: list[Any] | None = None
+    any: list[Any] | None = None
+    pri: StrictInt = 0
+    count: Any = None
+    cap: Any = None
+    dist: Any = None
+
+    @field_validator("all", "any", mode="plain")
+    @classmethod
+    def _durable(cls, value: Any, info: ValidationInfo) -> list[Any]:
+        grammar = _Grammar(str(info.field_name))
+        grammar.patterns(value)
+        if grammar.found:
+            raise problems(grammar.found, value)
+        return list(value)
+
+    @field_validator("count", "cap", mode="plain")
+    @classmethod
+    def _unsupported(cls, value: Any) -> Any:
+        raise problem("is not supported: one finding per match")
+
+    @model_validator(mode="after")
+    def _one_group(self) -> _Rule:
+        if ("all" in self.model_fields_set) == ("any" in self.model_fields_set):
+            raise problems([((), "needs exactly one of `all` or `any`")], None)
+        if self.status == "confirmed" and "check" not in self.kinds().values():
+            raise problems(
+                [
+                    (
+                        ("status",),
+                        "only a check can confirm a cause: "
+                        "a confirmed rule needs a pattern of kind check",
+                    )
+                ],
+                self.status,
+            )
+        return self
+
+    @property
+    def group(self) -> str:
+        return "all" if self.all is not None else "any"
+
+    def patterns(self) -> list[Any]:
+        return self.all if self.all is not None else (self.any or [])
+
+    def kinds(self) -> dict[str, str]:
+        """alias -> the kind of fact its pattern matches."""
+        return {
+            alias: str(_positive_kind(expression))
+            for pattern in self.patterns()
+            for alias, expression in pattern.items()
+        }
+
+    def condition(self) -> dict[str, Any]:
+        """durable_rules' keys only, ready for the engine."""
+        return {
+            key: getattr(self, key)
+            for key in ("all", "any", "pri", "dist")
+            if key in self.model_fields_set
+        }
+
+
+class _RulesetFile(_Model):
+    findings: Annotated[
+        dict[Annotated[str, PlainValidator(_name("finding code"))], _Finding],
+        BeforeValidator(_or_empty),
+    ] = {}
+    checks: Annotated[
+        dict[Annotated[str, PlainValidator(_name("check name"))], _Check],
+        BeforeValidator(_or_empty),
+    ] = {}
+    error: Annotated[_Error | None, BeforeValidator(_given)] = None
+    rules: Annotated[
+        dict[Annotated[str, PlainValidator(_name("rule name"))], _Rule],
+        BeforeValidator(_or_empty),
+    ] = {}
+
+
+# ---- durable_rules' grammar --------------------------------------------------------------------
+
+
+class _Grammar:
+    """Static checks of the durable grammar that the C engine would reject with a bare error
+    code, accept and then loop on (a pattern without a positive discriminator can match the
+    session state the engine re-asserts after every action: durable_rules issues #222 and
+    #288), or accept and silently never (or always) fire. `found` holds each problem at its
+    place below the rule's `all`/`any`; `error_codes` the error codes its patterns compare
+    with, for the cross-reference check once every file is read."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.found: list[tuple[Loc, str]] = []
+        self.error_codes: list[tuple[Loc, Any]] = []
+        self.kinds: dict[str, str] = {}
+
+    def patterns(self, value: Any) -> None:
+        if not isinstance(value, list) or not value:
+            self.found.append(((), "must be a non-empty list of {alias: expression}"))
+            return
+        for index, pattern in enumerate(value):
+            self._pattern((index,), pattern)
+
+    def _pattern(self, where: Loc, pattern: Any) -> None:
+        if not isinstance(pattern, dict) or len(pattern) != 1:
+            self.found.append((where, "must be a mapping with exactly one alias"))
+            return
+        ((alias, expression),) = pattern.items()
+        if not isinstance(alias, str) or not _ID.match(alias):
+            self.found.append((where, "alias must be a plain lower_snake_case name"))
+            return
+        where = (*where, alias)
+        problem_text = self._alias_problem(alias, _positive_kind(expression))
+        if problem_text is not None:
+            self.found.append((where, problem_text))
+            return
+        kind = str(_positive_kind(expression))
+        self._expression(where, expression, kind, set(self.kinds), 0)
+        self.kinds[alias] = kind
+
+    def _alias_problem(self, alias: str, kind: str | None) -> str | None:
+        if alias in RESERVED_ALIASES:
+            return "alias collides with durable_rules' action context"
+        if alias in self.kinds:
+            return "alias used twice in one rule"
+        if kind is None or kind not in FACT_KINDS:
+            return (
+                "needs a positive `kind` discriminator ({kind: order|item|check}), "
+                "else the engine can match its own state and loop"
+            )
+        if (alias == ITEM_ALIAS) != (kind == "item"):
+            return "a kind: item pattern must be aliased `item` (one finding per SKU), and only it"
+        if alias == ITEM_ALIAS and self.group == "any":
+            return "per-SKU rules (alias `item`) need `all`, not `any`"
+        return None
+
+    def _expression(self, key: Loc, node: Any, kind: str, earlier: set[str], depth: int) -> None:
+        """One pattern's expression: operators we know, attributes the facts of `kind` have,
+        scalar values (a join names an earlier alias), bounded depth."""
+        if depth > MAX_DEPTH:
+            self.found.append((key, f"nested more than {MAX_DEPTH} levels deep"))
+            return
+        if not isinstance(node, dict) or not node:
+            self.found.append((key, "must be a non-empty mapping"))
+            return
+        for name, value in node.items():
+            where = (*key, str(name))
+            if not isinstance(name, str):
+                self.found.append((where, "keys must be strings"))
+            elif name in {"$and", "$or"}:
+                if not isinstance(value, list) or not value:
+                    self.found.append((where, "must be a non-empty list of expressions"))
+                    continue
+                for index, part in enumerate(value):
+                    self._expression((*where, index), part, kind, earlier, depth + 1)
+            elif name in {"$eq", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"}:
+                self._expression(where, value, kind, earlier, depth + 1)
+            elif name in {"$iany", "$iall"}:
+                if not isinstance(value, dict) or len(value) != 1:
+                    self.found.append((where, "must map one array attribute to an expression"))
+                    continue
+                (attribute,) = value
+                self._attribute(where, attribute, kind)
+            elif name.startswith("$"):
+                hint = " (match messages with error.patterns)" if name in {"$mt", "$imt"} else ""
+                self.found.append((where, f"unknown durable key{hint}"))
+            else:
+                self._attribute(where, name, kind)
+                self._value(where, name, value, earlier)
+
+    def _attribute(self, key: Loc, attribute: str, kind: str) -> None:
+        if kind == "order" and attribute.startswith(ORDER_PASSED_PREFIX):
+            return
+        if attribute not in FACT_ATTRIBUTES[kind]:
+            self.found.append(
+                (
+                    key,
+                    f"a {kind} fact has no attribute {attribute!r} "
+                    f"(it has: {', '.join(sorted(FACT_ATTRIBUTES[kind]))})",
+                )
+            )
+
+    def _value(self, key: Loc, attribute: str, value: Any, earlier: set[str]) -> None:
+        if isinstance(value, dict):
+            # A join: {attribute: {earlier_alias: its_attribute}}.
+            if len(value) == 1 and next(iter(value)) in earlier:
+                return
+            self.found.append(
+                (
+                    key,
+                    "a value must be a scalar, or {alias: attribute} naming an earlier "
+                    "pattern's alias",
+                )
+            )
+        elif value is None or isinstance(value, list):
+            self.found.append((key, "a value must be a string, number or boolean"))
+        elif attribute == "error_code":
+            self.error_codes.append((key, value))
+
+
+# ---- files and cross references ----------------------------------------------------------------
+
+# A section's label in "duplicate ... (also in FILE)".
+_LABELS = {"findings": "finding code", "checks": "check name", "rules": "rule name"}
 
 
 class _Builder:
     def __init__(self) -> None:
-        self.report = _Collector()
+        self.problems: list[Problem] = []
         self.errors: dict[str, ErrorSpec] = {}
         self.findings: dict[str, FindingSpec] = {}
         self.checks: dict[str, CheckSpec] = {}
         self.rules: dict[str, RuleSpec] = {}
         self.sources: list[str] = []
+        # Every name a file declares, valid or not, and where: duplicates are found across
+        # files, and a reference to a name whose own entry is broken is not reported again.
+        self._declared: dict[str, dict[str, str]] = {
+            "findings": {},
+            "checks": {},
+            "rules": {},
+            "error": {},
+        }
         # Cross-references are resolved after every file is read: a user's rule may name a
         # finding defined in the built-in catalogue and vice versa.
-        self._rule_findings: list[tuple[str, str, str]] = []
-        self._error_checks: list[tuple[str, str, str]] = []
-        self._named_causes: list[tuple[str, str, str]] = []  # (path, key, finding code)
-        self._error_codes: list[tuple[str, str, Any]] = []
+        self._references: list[
+            tuple[str, str, str, str, str]
+        ] = []  # path, key, section, name, problem
 
-    # ---- files -----------------------------------------------------------------------------
+    def add(self, path: str, key: str, message: str) -> None:
+        self.problems.append(Problem(path, key, message))
 
     def add_dir(self, directory: Path, *, shipped: bool = False) -> None:
         if not directory.is_dir():
-            self.report.add(str(directory), "", "is not a directory")
+            self.add(str(directory), "", "is not a directory")
             return
         files = sorted(p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"})
         if not files:
-            self.report.add(str(directory), "", "holds no *.yaml ruleset files")
+            self.add(str(directory), "", "holds no *.yaml ruleset files")
         for path in files:
             self.add_file(path, shipped=shipped)
 
@@ -241,415 +623,143 @@ class _Builder:
         path = str(file)
         self.sources.append(path)
         try:
-            document = load_ruleset_yaml(file, shipped=shipped)
+            document = load_declarative(
+                file, shipped=shipped, sections="findings/checks/error/rules"
+            )
         except DocumentError as exc:
-            self.report.add(path, "", str(exc))
+            self.add(path, "", str(exc))
             return
-        if document is None:
-            self.report.add(path, "", "is empty")
-            return
-        if not isinstance(document, dict):
-            self.report.add(path, "", "must be a mapping with findings/checks/error/rules")
-            return
-        _unknown_keys(self.report, path, "", document, TOP_LEVEL_KEYS)
-        self._findings(path, document.get("findings"))
-        self._checks(path, document.get("checks"))
-        if "error" in document:
-            self._error(path, document["error"])
-        self._rules(path, document.get("rules"))
-
-    # ---- sections ----------------------------------------------------------------------------
-
-    def _section(self, path: str, name: str, value: Any) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.report.add(path, name, "must be a mapping")
-            return {}
-        return value
-
-    def _entries(
-        self, path: str, section_name: str, section: Any, existing: Mapping[str, Any], label: str
-    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """The well-formed entries of a section: a lower_snake_case name not seen before (in
-        any file) and a mapping; every other entry is reported and skipped."""
-        for name, spec in self._section(path, section_name, section).items():
-            key = f"{section_name}.{name}"
-            if not isinstance(name, str) or not _ID.match(name):
-                self.report.add(path, key, f"{label} must be lower_snake_case")
-            elif name in existing:
-                self.report.add(path, key, f"duplicate {label} (also in {existing[name].source})")
-            elif not isinstance(spec, dict):
-                self.report.add(path, key, "must be a mapping")
-            else:
-                yield name, key, spec
-
-    def _findings(self, path: str, section: Any) -> None:
-        for code, key, spec in self._entries(
-            path, "findings", section, self.findings, "finding code"
-        ):
-            _unknown_keys(
-                self.report, path, key, spec, ("title", "owner", "playbook", "admin_path", "help")
-            )
-            title = _text(self.report, path, f"{key}.title", spec.get("title"))
-            owner = spec.get("owner")
-            if owner not in OWNERS:
-                self.report.add(path, f"{key}.owner", f"must be one of {', '.join(OWNERS)}")
-            playbook = _text(self.report, path, f"{key}.playbook", spec.get("playbook"))
-            if playbook and not _PLAYBOOK_ID.match(playbook):
-                self.report.add(path, f"{key}.playbook", "must be a lower-case-dashed playbook id")
-            admin_path = _text(
-                self.report, path, f"{key}.admin_path", spec.get("admin_path"), required=False
-            )
-            help_url = _text(self.report, path, f"{key}.help", spec.get("help"), required=False)
-            if title and owner in OWNERS and playbook:
-                self.findings[code] = FindingSpec(
-                    code, title, str(owner), playbook, path, admin_path, help_url
-                )
-
-    def _checks(self, path: str, section: Any) -> None:
-        for name, key, spec in self._entries(path, "checks", section, self.checks, "check name"):
-            _unknown_keys(self.report, path, key, spec, ("title", "scope"))
-            title = _text(self.report, path, f"{key}.title", spec.get("title"))
-            scope = spec.get("scope")
-            if scope not in SCOPES:
-                self.report.add(path, f"{key}.scope", f"must be one of {', '.join(SCOPES)}")
-            elif title:
-                self.checks[name] = CheckSpec(name, title, scope, path)
-
-    def _error(self, path: str, spec: Any) -> None:
-        if not isinstance(spec, dict):
-            self.report.add(path, "error", "must be a mapping")
-            return
-        _unknown_keys(
-            self.report,
-            path,
-            "error",
-            spec,
-            (
-                "code",
-                "title",
-                "summary",
-                "patterns",
-                "params",
-                "checks",
-                "next_steps",
-                "help",
-                "admin_path",
-            ),
-        )
-        code = spec.get("code")
-        if not isinstance(code, str) or not _ID.match(code):
-            self.report.add(path, "error.code", "is required and must be lower_snake_case")
-            return
-        if code in self.errors:
-            self.report.add(
-                path,
-                "error.code",
-                f"duplicate error code {code!r} (also in {self.errors[code].source})",
-            )
-            return
-        title = _text(self.report, path, "error.title", spec.get("title"))
-        params = _text_list(self.report, path, "error.params", spec.get("params"))
-        patterns, named_causes = self._patterns(path, spec.get("patterns"), code, set(params))
-        names = _text_list(self.report, path, "error.checks", spec.get("checks"))
-        for index, name in enumerate(names):
-            if name in names[:index]:
-                self.report.add(path, f"error.checks[{index}]", f"{name!r} is listed twice")
-                continue
-            self._error_checks.append((path, code, name))
-        next_steps = _text_list(self.report, path, "error.next_steps", spec.get("next_steps"))
-        if not next_steps:
-            self.report.add(path, "error.next_steps", "needs at least one step")
-        if title is None:
-            return
-        self.errors[code] = ErrorSpec(
-            code=code,
-            title=title,
-            patterns=patterns,
-            named_causes=named_causes,
-            params=params,
-            checks=tuple(name for p, c, name in self._error_checks if c == code),
-            next_steps=next_steps,
-            source=path,
-            help=_text(self.report, path, "error.help", spec.get("help"), required=False),
-            admin_path=_text(
-                self.report, path, "error.admin_path", spec.get("admin_path"), required=False
-            ),
-            summary=_text(self.report, path, "error.summary", spec.get("summary"), required=False),
-        )
-
-    def _patterns(
-        self, path: str, value: Any, code: str, params: set[str]
-    ) -> tuple[tuple[re.Pattern[str], ...], tuple[tuple[str, ...], ...]]:
-        """Each entry is a pattern, or `{pattern: ..., names: [finding codes]}` for a wording
-        that names its cause (the SLA and out-of-stock articles' per-cause labels)."""
-        if code == UNRECOGNIZED:
-            if value:
-                self.report.add(
-                    path, "error.patterns", "the unrecognized fallback takes no patterns"
-                )
-            return (), ()
-        if value is None or (isinstance(value, list) and not value):
-            self.report.add(path, "error.patterns", "needs at least one pattern")
-            return (), ()
-        if not isinstance(value, list):
-            self.report.add(path, "error.patterns", "must be a list of patterns")
-            return (), ()
-        compiled = []
-        named: list[tuple[str, ...]] = []
-        for index, entry in enumerate(value):
-            key = f"error.patterns[{index}]"
-            text, names = self._pattern_entry(path, key, entry)
-            if text is None:
-                continue
-            try:
-                pattern = re.compile(text, re.IGNORECASE)
-            except re.error as exc:
-                self.report.add(path, key, f"does not compile: {exc}")
-                continue
-            # Checked before any message meets it: `re` has no time limit to fall back on.
-            runaway = backtracking_problem(text)
-            if runaway is not None:
-                self.report.add(path, key, runaway)
-                continue
-            groups = set(pattern.groupindex)
-            if groups != params:
-                self.report.add(
-                    path,
-                    key,
-                    f"named groups {sorted(groups)} must equal error.params {sorted(params)}",
-                )
-                continue
-            compiled.append(pattern)
-            named.append(names)
-        return tuple(compiled), tuple(named)
-
-    def _pattern_entry(self, path: str, key: str, entry: Any) -> tuple[str | None, tuple[str, ...]]:
-        if isinstance(entry, str) or not isinstance(entry, dict):
-            return _text(self.report, path, key, entry), ()
-        for unknown in sorted(set(entry) - {"pattern", "names"}, key=str):
-            self.report.add(
-                path, f"{key}.{unknown}", "unknown key (a pattern takes: pattern, names)"
-            )
-        text = _text(self.report, path, f"{key}.pattern", entry.get("pattern"))
-        names = _text_list(self.report, path, f"{key}.names", entry.get("names"))
-        for position, name in enumerate(names):
-            self._named_causes.append((path, f"{key}.names[{position}]", name))
-        return text, names
-
-    def _rules(self, path: str, section: Any) -> None:
-        for name, key, spec in self._entries(path, "rules", section, self.rules, "rule name"):
-            self._rule(path, name, key, spec)
-
-    def _rule(self, path: str, name: str, key: str, spec: dict[str, Any]) -> None:
-        before = len(self.report.problems)
-        for unknown in set(spec) - DURABLE_RULE_KEYS - OUR_RULE_KEYS:
-            self.report.add(
-                path,
-                f"{key}.{unknown}",
-                "unknown key: neither a durable_rules key (all, any, pri, count, cap, "
-                "dist) nor ours (finding, status, evidence, description)",
-            )
-        finding = _text(self.report, path, f"{key}.finding", spec.get("finding"))
-        status = spec.get("status")
-        if status not in STATUSES:
-            self.report.add(path, f"{key}.status", f"must be one of {', '.join(STATUSES)}")
-        evidence = _text(self.report, path, f"{key}.evidence", spec.get("evidence"))
-        if evidence:
-            self._evidence_template(path, f"{key}.evidence", evidence)
-        pri = spec.get("pri", 0)
-        if not isinstance(pri, int) or isinstance(pri, bool):
-            self.report.add(path, f"{key}.pri", "must be an integer")
-        for unsupported in ("count", "cap"):
-            if unsupported in spec:
-                self.report.add(
-                    path, f"{key}.{unsupported}", "is not supported: one finding per match"
-                )
-        patterns = self._condition(path, key, spec)
-        if status == "confirmed" and "check" not in patterns.values():
-            self.report.add(
-                path,
-                f"{key}.status",
-                "only a check can confirm a cause: a confirmed rule needs a pattern of kind check",
-            )
-        if finding:
-            self._rule_findings.append((path, name, finding))
-        if len(self.report.problems) > before or not (finding and evidence):
-            return
-        condition = {k: v for k, v in spec.items() if k in DURABLE_RULE_KEYS}
-        self.rules[name] = RuleSpec(
-            name, finding, str(status), evidence, int(pri), condition, ITEM_ALIAS in patterns, path
-        )
-
-    def _evidence_template(self, path: str, key: str, template: str) -> None:
+        fresh = self._declare(path, document)
         try:
-            fields = [
-                (name, spec, conversion)
-                for _, name, spec, conversion in string.Formatter().parse(template)
-                if name is not None
-            ]
-        except ValueError as exc:
-            self.report.add(path, key, f"bad template: {exc}")
+            ruleset = _RulesetFile.model_validate(document)
+        except ValidationError as exc:
+            self.problems.extend(file_problems(path, exc, _RulesetFile))
             return
-        for name, spec, conversion in fields:
-            if spec or conversion or not _ID.match(name):
-                # Format specs, conversions and attribute/index access would fail or reach
-                # into Python objects at run time: only plain {name} fields are allowed.
-                self.report.add(path, key, f"template field {{{name}}} must be a plain name")
-            elif name not in EVIDENCE_FIELDS and not name.startswith(("param_", "check_")):
-                self.report.add(
-                    path,
-                    key,
-                    f"unknown template field {{{name}}}; use "
-                    f"{', '.join(sorted(EVIDENCE_FIELDS))}, param_<name> or check_<name>",
-                )
+        self._take(path, ruleset, fresh)
 
-    def _condition(self, path: str, key: str, spec: dict[str, Any]) -> dict[str, str]:
-        """Static checks of the durable grammar that the C engine would reject with a bare
-        error code, accept and then loop on (a pattern without a positive discriminator can
-        match the session state the engine re-asserts after every action: durable_rules
-        issues #222 and #288), or accept and silently never (or always) fire.
-        Returns alias -> fact kind."""
-        groups = [k for k in ("all", "any") if k in spec]
-        if len(groups) != 1:
-            self.report.add(path, key, "needs exactly one of `all` or `any`")
-            return {}
-        group = groups[0]
-        patterns = spec[group]
-        if not isinstance(patterns, list) or not patterns:
-            self.report.add(
-                path, f"{key}.{group}", "must be a non-empty list of {alias: expression}"
+    def _declare(self, path: str, document: dict[Any, Any]) -> dict[str, set[str]]:
+        """Record the names the file declares; report those another file declared first.
+        Returns the new ones by section."""
+        names = {
+            section: [n for n in document[section] if isinstance(n, str)]
+            for section in _LABELS
+            if isinstance(document.get(section), dict)
+        }
+        error = document.get("error")
+        if isinstance(error, dict) and isinstance(error.get("code"), str):
+            names["error"] = [error["code"]]
+        fresh: dict[str, set[str]] = {section: set() for section in self._declared}
+        for section, declared in names.items():
+            for name in declared:
+                earlier = self._declared[section].get(name)
+                if earlier is None:
+                    self._declared[section][name] = path
+                    fresh[section].add(name)
+                elif section == "error":
+                    self.add(
+                        path, "error.code", f"duplicate error code {name!r} (also in {earlier})"
+                    )
+                else:
+                    self.add(
+                        path,
+                        f"{section}.{name}",
+                        f"duplicate {_LABELS[section]} (also in {earlier})",
+                    )
+        return fresh
+
+    def _take(self, path: str, ruleset: _RulesetFile, fresh: Mapping[str, set[str]]) -> None:
+        for code, finding in ruleset.findings.items():
+            if code in fresh["findings"]:
+                self.findings[code] = FindingSpec(
+                    code,
+                    finding.title,
+                    finding.owner,
+                    finding.playbook,
+                    path,
+                    finding.admin_path,
+                    finding.help,
+                )
+        for name, check in ruleset.checks.items():
+            if name in fresh["checks"]:
+                self.checks[name] = CheckSpec(name, check.title, check.scope, path)
+        if ruleset.error is not None and ruleset.error.code in fresh["error"]:
+            self._take_error(path, ruleset.error)
+        for name, rule in ruleset.rules.items():
+            if name in fresh["rules"]:
+                self._take_rule(path, name, rule)
+
+    def _take_error(self, path: str, error: _Error) -> None:
+        for index, entry in enumerate(error.patterns):
+            for position, finding in enumerate(entry.names):
+                key = f"error.patterns[{index}].names[{position}]"
+                self._references.append(
+                    (path, key, "findings", finding, f"unknown finding code {finding!r}")
+                )
+        for check in error.checks:
+            self._references.append(
+                (
+                    path,
+                    "error.checks",
+                    "checks",
+                    check,
+                    f"unknown check {check!r} (error {error.code})",
+                )
             )
-            return {}
-        kinds: dict[str, str] = {}
-        for index, pattern in enumerate(patterns):
-            where = f"{key}.{group}[{index}]"
-            if not isinstance(pattern, dict) or len(pattern) != 1:
-                self.report.add(path, where, "must be a mapping with exactly one alias")
-                continue
-            ((alias, expression),) = pattern.items()
-            if not isinstance(alias, str) or not _ID.match(alias):
-                self.report.add(path, where, "alias must be a plain lower_snake_case name")
-                continue
-            where = f"{where}.{alias}"
-            if alias in RESERVED_ALIASES:
-                self.report.add(path, where, "alias collides with durable_rules' action context")
-                continue
-            if alias in kinds:
-                self.report.add(path, where, "alias used twice in one rule")
-                continue
-            kind = _positive_kind(expression)
-            if kind is None or kind not in FACT_KINDS:
-                self.report.add(
-                    path,
-                    where,
-                    "needs a positive `kind` discriminator ({kind: order|item|check}), "
-                    "else the engine can match its own state and loop",
-                )
-                continue
-            if (alias == ITEM_ALIAS) != (kind == "item"):
-                self.report.add(
-                    path,
-                    where,
-                    "a kind: item pattern must be aliased `item` "
-                    "(one finding per SKU), and only it",
-                )
-                continue
-            if alias == ITEM_ALIAS and group == "any":
-                self.report.add(path, where, "per-SKU rules (alias `item`) need `all`, not `any`")
-                continue
-            self._expression(path, where, expression, kind, set(kinds), 0)
-            kinds[alias] = kind
-        return kinds
+        self.errors[error.code] = ErrorSpec(
+            code=error.code,
+            title=error.title,
+            patterns=tuple(re.compile(entry.pattern, re.IGNORECASE) for entry in error.patterns),
+            named_causes=tuple(entry.names for entry in error.patterns),
+            params=error.params,
+            checks=error.checks,
+            next_steps=error.next_steps,
+            source=path,
+            help=error.help,
+            admin_path=error.admin_path,
+            summary=error.summary,
+        )
 
-    def _expression(
-        self, path: str, key: str, node: Any, kind: str, earlier: set[str], depth: int
-    ) -> None:
-        """One pattern's expression: operators we know, attributes the facts of `kind` have,
-        scalar values (a join names an earlier alias), bounded depth."""
-        if depth > MAX_DEPTH:
-            self.report.add(path, key, f"nested more than {MAX_DEPTH} levels deep")
-            return
-        if not isinstance(node, dict) or not node:
-            self.report.add(path, key, "must be a non-empty mapping")
-            return
-        for name, value in node.items():
-            where = f"{key}.{name}"
-            if not isinstance(name, str):
-                self.report.add(path, where, "keys must be strings")
-            elif name in {"$and", "$or"}:
-                if not isinstance(value, list) or not value:
-                    self.report.add(path, where, "must be a non-empty list of expressions")
-                    continue
-                for index, part in enumerate(value):
-                    self._expression(path, f"{where}[{index}]", part, kind, earlier, depth + 1)
-            elif name in {"$eq", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"}:
-                self._expression(path, where, value, kind, earlier, depth + 1)
-            elif name in {"$iany", "$iall"}:
-                if not isinstance(value, dict) or len(value) != 1:
-                    self.report.add(path, where, "must map one array attribute to an expression")
-                    continue
-                (attribute,) = value
-                self._attribute(path, where, attribute, kind)
-            elif name.startswith("$"):
-                hint = " (match messages with error.patterns)" if name in {"$mt", "$imt"} else ""
-                self.report.add(path, where, f"unknown durable key{hint}")
-            else:
-                self._attribute(path, where, name, kind)
-                self._value(path, where, name, value, earlier)
-
-    def _attribute(self, path: str, key: str, attribute: str, kind: str) -> None:
-        if kind == "order" and attribute.startswith(ORDER_PASSED_PREFIX):
-            return
-        if attribute not in FACT_ATTRIBUTES[kind]:
-            self.report.add(
+    def _take_rule(self, path: str, name: str, rule: _Rule) -> None:
+        key = f"rules.{name}"
+        self._references.append(
+            (
                 path,
-                key,
-                f"a {kind} fact has no attribute {attribute!r} "
-                f"(it has: {', '.join(sorted(FACT_ATTRIBUTES[kind]))})",
+                f"{key}.finding",
+                "findings",
+                rule.finding,
+                f"unknown finding code {rule.finding!r}",
             )
-
-    def _value(self, path: str, key: str, attribute: str, value: Any, earlier: set[str]) -> None:
-        if isinstance(value, dict):
-            # A join: {attribute: {earlier_alias: its_attribute}}.
-            if len(value) == 1 and next(iter(value)) in earlier:
-                return
-            self.report.add(
-                path,
-                key,
-                "a value must be a scalar, or {alias: attribute} naming an earlier pattern's alias",
+        )
+        grammar = _Grammar(rule.group)
+        grammar.patterns(rule.patterns())
+        for loc, code in grammar.error_codes:
+            where = key_path(loc, f"{key}.{rule.group}")
+            self._references.append(
+                (path, where, "error", str(code), f"unknown error code {code!r}")
             )
-        elif value is None or isinstance(value, list):
-            self.report.add(path, key, "a value must be a string, number or boolean")
-        elif attribute == "error_code":
-            self._error_codes.append((path, key, value))
-
-    # ---- cross references ---------------------------------------------------------------------
+        self.rules[name] = RuleSpec(
+            name,
+            rule.finding,
+            rule.status,
+            rule.evidence,
+            rule.pri,
+            rule.condition(),
+            ITEM_ALIAS in grammar.kinds,
+            path,
+        )
 
     def finish(self) -> RuleBook:
-        for path, rule, finding in self._rule_findings:
-            if finding not in self.findings:
-                self.report.add(path, f"rules.{rule}.finding", f"unknown finding code {finding!r}")
-        for path, key, code in self._error_codes:
-            if code not in self.errors:
-                self.report.add(path, key, f"unknown error code {code!r}")
-        for path, key, finding in self._named_causes:
-            if finding not in self.findings:
-                self.report.add(path, key, f"unknown finding code {finding!r}")
-        for path, code, check in self._error_checks:
-            if check not in self.checks:
-                self.report.add(path, "error.checks", f"unknown check {check!r} (error {code})")
-        if UNRECOGNIZED not in self.errors and not any(
-            p.key.startswith("error") for p in self.report.problems
-        ):
-            self.report.add(
+        for path, key, section, name, message in self._references:
+            if name not in self._declared[section]:
+                self.add(path, key, message)
+        if UNRECOGNIZED not in self._declared["error"]:
+            self.add(
                 self.sources[0] if self.sources else "rulesets",
                 "error.code",
                 f"no error file defines the {UNRECOGNIZED!r} fallback",
             )
-        if self.report.problems:
-            raise RulesetError(self.report.problems)
+        if self.problems:
+            raise RulesetError(self.problems)
         return RuleBook(
             dict(self.errors),
             dict(self.findings),

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,9 +28,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.errors import AssistantError, InputError, UsageError
+from assistant.errors import AssistantError, UsageError
 from assistant.models import OrderContext
-from assistant.outfiles import PRIVATE_FILE, append_private, private_dir
+from assistant.outfiles import PRIVATE_FILE, append_private, private_dir, write_atomic
+from assistant.validation import first_problem
 
 SESSION_SCHEMA: Literal[1] = 1
 STATE_DIR_VARIABLE = "ORDER_ASSISTANT_STATE_DIR"
@@ -186,9 +186,8 @@ class SessionStore:
         try:
             return Session.model_validate_json(text)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "(document)"
-            raise SessionError(f"{path}: {where}: {first['msg']}") from None
+            where, problem = first_problem(exc)
+            raise SessionError(f"{path}: {where}: {problem}") from None
 
     def sessions(self) -> list[Session]:
         """Every readable session, newest first; unreadable files are skipped."""
@@ -204,7 +203,7 @@ class SessionStore:
             except UnicodeDecodeError:
                 self.warnings.append(f"{path}: skipped: not UTF-8 text")
             except ValidationError as exc:
-                where = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "(document)"
+                where, _ = first_problem(exc)
                 self.warnings.append(f"{path}: skipped: not a session ({where})")
         return sorted(found, key=lambda s: (s.created_at, s.id), reverse=True)
 
@@ -314,26 +313,6 @@ class SessionStore:
         private_dir(self.root)
         private_dir(path.parent)
         write_atomic(path, text)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a crash at any moment leaves the old file or the new
-    one: written beside it (0600), flushed to disk, then renamed over it. A symbolic link at
-    `path` is refused: the rename would replace the link, never write where it points."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_symlink():
-        raise InputError(str(path), "is a symbolic link: the assistant never writes through one")
-    # mkstemp creates the file 0600 with O_EXCL: it never follows a planted link.
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _lock_owner(path: Path) -> int | None:

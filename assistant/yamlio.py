@@ -141,6 +141,17 @@ def parse_document(text: str, hint: str) -> Any:
             raise json_error from None
 
 
+def load_declarative(path: Path, *, shipped: bool, sections: str) -> dict[Any, Any]:
+    """A ruleset or playbook file as its mapping; an empty file or another kind of document
+    is a DocumentError saying what it must hold (`sections`)."""
+    document = load_ruleset_yaml(path, shipped=shipped)
+    if document is None:
+        raise DocumentError("is empty")
+    if not isinstance(document, dict):
+        raise DocumentError(f"must be a mapping with {sections}")
+    return document
+
+
 def load_ruleset_yaml(path: Path, *, shipped: bool) -> Any:
     """A ruleset file. The shipped ones take the fast C loader (start-up time); a user's
     folder gets the same alias-refusing loader as order files, so an alias bomb in it is

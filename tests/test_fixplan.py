@@ -204,6 +204,8 @@ def test_triage_plan_needs_online_checks(tmp_path: Path, run_cli: Any) -> None:
         (lambda text: text[:50], "plan.json: "),
         (lambda text: text.replace('"IsActive": false', '"IsActive": true', 1), "state: does not"),
         (lambda text: text.replace('"schema_version": 1', '"schema_version": 7'), "schema_ver"),
+        # The place as the other inputs name it, and the message without pydantic's capitals.
+        (lambda text: text.replace('"summary": ', '"summry": ', 1), "fixes[0].summary: is req"),
     ],
 )
 def test_a_broken_or_edited_plan_is_refused_with_the_field_named(

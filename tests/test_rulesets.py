@@ -205,6 +205,28 @@ error:
         "rules.r_status.status",
         "must be one of",
     ),
+    "params-not-a-list": (
+        "error:\n  code: one_param\n  title: t\n  params: seller\n  patterns: ['x']\n"
+        "  next_steps: [x]\n",
+        "error.params",
+        "must be a list (got 'seller')",
+    ),
+    "empty-error-section": ("error:\n", "error", "must be a mapping"),
+    "finding-code-not-snake-case": (
+        "findings:\n  Bad-Code: {title: t, owner: store, playbook: activate-sku}\n",
+        "findings.Bad-Code",
+        "finding code must be lower_snake_case",
+    ),
+    "runaway-pattern": (
+        "error:\n  code: runaway\n  title: t\n  patterns: ['(a+)+$']\n  next_steps: [x]\n",
+        "error.patterns[0]",
+        "backtrack",
+    ),
+    "finding-unknown-key": (
+        "findings:\n  new_f: {title: t, owner: store, playbook: activate-sku, colour: red}\n",
+        "findings.new_f.colour",
+        "unknown key (expected one of: admin_path, help, owner, playbook, title)",
+    ),
     "unknown-evidence-field": (
         GOOD_RULE.format(name="r_evidence").replace('"a test rule"', '"{password}"'),
         "rules.r_evidence.evidence",

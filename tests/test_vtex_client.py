@@ -39,6 +39,7 @@ from assistant.vtex import (
     VtexPermissionError,
     parse_retry_after,
 )
+from assistant.vtex.deadline import Deadline
 from tests.vtex_fakes import BASE, ENV, FIXTURES, KEY, TOKEN, WALL_NOW, FakeTime, load
 
 SKU_PATH = "/api/catalog_system/pvt/sku/stockkeepingunitbyid/2001773"
@@ -854,3 +855,20 @@ def test_a_refused_simulation_says_the_route_needs_no_resource(
     with pytest.raises(VtexPermissionError, match="needs no License Manager resource"):
         simulate(client)
     assert client.request_count == 1
+
+
+def test_a_wait_that_would_outlast_the_deadline_fails_now_with_its_reason(
+    make_client: Callable[..., VtexClient], fake_time: FakeTime
+) -> None:
+    # Sleeping 7 s of a 5 s run would only end in "deadline reached" with the cause lost.
+    client = make_client(deadline=Deadline(5.0, clock=fake_time))
+    with respx.mock(base_url=BASE) as vtex:
+        route = vtex.get(DOCKS_PATH).respond(429, headers={"Retry-After": "7"})
+        with pytest.raises(VtexApiError) as caught:
+            client.list_docks()
+    assert caught.value.message == (
+        f"VTEX GET {DOCKS_PATH}: VTEX answered 429; deadline of 5 s reached "
+        "(raise it with --timeout) before the next attempt"
+    )
+    assert fake_time.sleeps == []
+    assert route.call_count == 1

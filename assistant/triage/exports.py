@@ -53,15 +53,10 @@ from typing import IO, Any, NamedTuple
 from pydantic import ValidationError
 
 from assistant.errors import InputError
-from assistant.intake import (
-    FLAGS_NAME,
-    describe_value,
-    field_path,
-    parse_sku_flag,
-    validation_problem,
-)
+from assistant.intake import FLAGS_NAME, parse_sku_flag, validation_problem
 from assistant.models import MAX_ITEMS, Item, OrderContext
 from assistant.safetext import printable
+from assistant.validation import describe_value, field_path
 from assistant.yamlio import DocumentError, parse_json
 
 MAX_ROW_BYTES = 1024 * 1024  # one CSV record or JSON line; CSV counts characters

@@ -7,10 +7,10 @@
         └── VtexPermissionError  (3)  401/403: names the License Manager resource the key needs
 
 Reads (PRODUCT.md §7, NOTES-vtex-api.md §1 and §11): a timeout on every call; 429, 423 and 5xx
-and transport errors retried a bounded number of times with exponential backoff honouring
-`Retry-After`; 401/403/404 never retried; 404 on a lookup is a fact (None), not an error; each
-distinct GET sent once per client (forget() drops that cache); a client-side token bucket. The
-fulfillment simulation is a POST that reads: it is retried and cached like a GET.
+and transport errors retried (by tenacity) a bounded number of times with exponential backoff
+honouring `Retry-After`; 401/403/404 never retried; 404 on a lookup is a fact (None), not an
+error; each distinct GET sent once per client (forget() drops that cache); a client-side token
+bucket. The fulfillment simulation is a POST that reads: it is retried and cached like a GET.
 
 Writes (only `guide --apply` calls them, after a confirmation): two, and nothing else.
 
@@ -59,14 +59,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+)
 
 from assistant import __version__
 from assistant.errors import VtexApiError, VtexConfigError, VtexPermissionError
+from assistant.validation import field_path
 from assistant.vtex.deadline import Deadline
 from assistant.vtex.models import (
     Affiliate,
@@ -763,42 +771,79 @@ class VtexClient:
     def _send(
         self, method: str, path: str, json_body: Any, *, write: bool = False
     ) -> tuple[_Reply, int]:
-        """Send with retries; return the last answer and the number of attempts."""
-        attempt = 0
-        while True:
-            self._check_time(method, path, write, sent=False)
-            self._limiter.acquire()
-            self._check_time(method, path, write, sent=False)  # the limiter may have waited
-            try:
-                response = self._attempt(method, path, json_body, write)
-            except httpx.TransportError as exc:
-                # Cut off by the deadline or Ctrl-C: say so rather than "no response".
-                self._check_time(method, path, write, sent=not isinstance(exc, _NOT_SENT))
-                if write and not isinstance(exc, _NOT_SENT):
-                    problem = f"no response ({type(exc).__name__}), {_MAY_HAVE_BEEN_APPLIED}"
-                    raise VtexApiError(method, self.redact(path), problem) from exc
-                if attempt >= self._max_retries:
-                    tries = f" after {attempt + 1} attempts" if attempt else ""
-                    problem = f"no response ({type(exc).__name__}){tries}"
-                    raise VtexApiError(method, self.redact(path), problem) from exc
-                self._pause(self._backoff(attempt), method, path, f"{type(exc).__name__}")
-            else:
-                retryable = _is_retryable(response.status_code, write)
-                if not retryable or attempt >= self._max_retries:
-                    return response, attempt + 1
-                wait = self._retry_wait(attempt, response)
-                if wait is None:  # VTEX asks for a longer wait than we allow: give up now
-                    return response, attempt + 1
-                self._pause(wait, method, path, f"VTEX answered {response.status_code}")
-            attempt += 1
+        """Send with retries; return the last answer and the number of attempts.
 
-    def _pause(self, seconds: float, method: str, path: str, cause: str) -> None:
-        """Wait before a retry, unless the deadline passes first: then fail now, with the
-        reason the retry was for."""
-        if seconds >= self.deadline.remaining() and not self.deadline.cancelled:
-            problem = f"{cause}; {self.deadline.describe()} before the next attempt"
-            raise VtexApiError(method, self.redact(path), problem)
-        self._sleep(seconds)
+        tenacity runs the loop: what is retried (a retryable status, a transport error that
+        may be re-sent), how long to wait (backoff or `Retry-After`), when to stop (the attempt
+        budget); the deadline check before each wait and the `sleep` seam stay ours."""
+        attempts = 0
+
+        def one_attempt() -> _Reply:
+            nonlocal attempts
+            attempts += 1
+            return self._try_once(method, path, json_body, write)
+
+        def give_up(state: RetryCallState) -> _Reply:
+            outcome = state.outcome
+            assert outcome is not None  # tenacity gives up only after an attempt
+            failure = outcome.exception()
+            if failure is None:
+                return cast(_Reply, outcome.result())
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            problem = f"no response ({type(failure).__name__}){tries}"
+            raise VtexApiError(method, self.redact(path), problem) from failure
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_retries + 1),
+            retry=retry_if_exception_type(httpx.TransportError)
+            | retry_if_result(lambda reply: self._retry_wait(0, reply, write) is not None),
+            wait=lambda state: self._wait_before(state, write),
+            before_sleep=lambda state: self._check_wait(state, method, path),
+            sleep=self._sleep,
+            retry_error_callback=give_up,
+        )
+        return retrying(one_attempt), attempts
+
+    def _try_once(self, method: str, path: str, json_body: Any, write: bool) -> _Reply:
+        """One attempt, within the deadline and the rate limit. A transport error is raised
+        for tenacity to retry, except after a write may have gone out."""
+        self._check_time(method, path, write, sent=False)
+        self._limiter.acquire()
+        self._check_time(method, path, write, sent=False)  # the limiter may have waited
+        try:
+            return self._attempt(method, path, json_body, write)
+        except httpx.TransportError as exc:
+            # Cut off by the deadline or Ctrl-C: say so rather than "no response".
+            self._check_time(method, path, write, sent=not isinstance(exc, _NOT_SENT))
+            if write and not isinstance(exc, _NOT_SENT):
+                problem = f"no response ({type(exc).__name__}), {_MAY_HAVE_BEEN_APPLIED}"
+                raise VtexApiError(method, self.redact(path), problem) from exc
+            raise
+
+    def _wait_before(self, state: RetryCallState, write: bool) -> float:
+        """Seconds before the next attempt: the backoff after a transport error, else the
+        backoff or `Retry-After` of the answer."""
+        outcome = state.outcome
+        attempt = state.attempt_number - 1
+        if outcome is None or outcome.failed:
+            return self._backoff(attempt)
+        return self._retry_wait(attempt, cast(_Reply, outcome.result()), write) or 0.0
+
+    def _check_wait(self, state: RetryCallState, method: str, path: str) -> None:
+        """Before a retry's wait: fail now, with the reason the retry was for, when the
+        deadline would pass first."""
+        seconds = state.upcoming_sleep
+        if seconds < self.deadline.remaining() or self.deadline.cancelled:
+            return  # a cancelled run's wait returns at once; the next attempt says why
+        outcome = state.outcome
+        assert outcome is not None  # tenacity waits only after an attempt
+        failure = outcome.exception()
+        if failure is not None:
+            cause = type(failure).__name__
+        else:
+            cause = f"VTEX answered {cast(_Reply, outcome.result()).status_code}"
+        problem = f"{cause}; {self.deadline.describe()} before the next attempt"
+        raise VtexApiError(method, self.redact(path), problem)
 
     def _check_time(self, method: str, path: str, write: bool, *, sent: bool) -> None:
         """Fail with the deadline's (or Ctrl-C's) reason once the run must stop calling."""
@@ -893,9 +938,12 @@ class VtexClient:
         # No jitter: the shared token bucket already spaces out the retries of a thread pool.
         return float(min(self._backoff_base * 2**attempt, self._max_wait))
 
-    def _retry_wait(self, attempt: int, response: _Reply) -> float | None:
-        """How long to wait before the next attempt; None when `Retry-After` asks for more than
-        `max_wait` (retrying sooner would only be refused again)."""
+    def _retry_wait(self, attempt: int, response: _Reply, write: bool) -> float | None:
+        """How long to wait before re-sending after this answer; None when it is not to be
+        re-sent: not a retryable status, or `Retry-After` asks for more than `max_wait`
+        (retrying sooner would only be refused again)."""
+        if not _is_retryable(response.status_code, write):
+            return None
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
         if retry_after is not None and retry_after > self._max_wait:
             return None
@@ -909,7 +957,7 @@ class VtexClient:
             return adapter.validate_python(body)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "body"
+            where = field_path(first["loc"]) or "body"
             problem = f"unexpected response shape at {where} ({first['type']})"
             raise VtexApiError(method, path, problem) from None
 

@@ -16,9 +16,7 @@ answers in order, so the replay sees the state change the live run saw.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -28,6 +26,7 @@ from typing import Any
 import httpx
 
 from assistant.errors import VtexApiError, VtexConfigError
+from assistant.outfiles import write_atomic
 from assistant.vtex.client import MAX_BODY_BYTES, VtexClient, VtexConfig
 from assistant.vtex.deadline import Deadline
 from assistant.vtex.redaction import Redactor
@@ -146,7 +145,7 @@ class RecordingTransport(httpx.BaseTransport):
 
     def save(self, path: Path) -> None:
         document = {"format": FORMAT, "version": VERSION, "exchanges": self.exchanges}
-        write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         self.inner.close()
@@ -236,19 +235,6 @@ def _exchange_problem(exchange: Any) -> str | None:
         if exchange.get(key) is not None and not isinstance(exchange[key], str):
             return f"{key}: must be a string or null"
     return None
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _no_wait(seconds: float) -> None:
