@@ -348,7 +348,7 @@ def diagnose(
         else:
             from assistant.report import render_diagnosis
 
-            render_diagnosis(_stdout(), diagnosis, diagnoser.rulebook)
+            render_diagnosis(_stdout(), diagnosis)
     raise typer.Exit(diagnosis_exit_code(diagnosis))
 
 
@@ -388,7 +388,7 @@ def verify(
         else:
             from assistant.report import render_verify
 
-            render_verify(_stdout(), report, diagnoser.rulebook)
+            render_verify(_stdout(), report)
     raise typer.Exit(VERDICT_EXIT_CODES[report.verdict])
 
 

@@ -26,6 +26,7 @@ from assistant.errors import (
     RulesetError,
 )
 from assistant.models import (
+    AdminLink,
     Check,
     Diagnosis,
     ErrorInfo,
@@ -35,7 +36,13 @@ from assistant.models import (
     Verdict,
     VerifyReport,
 )
-from assistant.rulesets import ITEM_ALIAS, ORDER_PASSED_PREFIX, RuleBook, load_rulebook
+from assistant.rulesets import (
+    ITEM_ALIAS,
+    ORDER_PASSED_PREFIX,
+    ErrorSpec,
+    RuleBook,
+    load_rulebook,
+)
 
 if TYPE_CHECKING:
     from assistant.vtex import VtexClient
@@ -214,6 +221,7 @@ class Diagnoser:
         ]
         hits = self.evaluate(facts)
         evidence = _Evidence(context, classification, checks)
+        findings = self._findings(hits, context, evidence, classification.named)
         return Diagnosis(
             order_id=context.order_id,
             mode=mode,
@@ -223,7 +231,7 @@ class Diagnoser:
                 message=context.error_message,
                 params=classification.params,
             ),
-            findings=self._findings(hits, context, evidence, classification.named),
+            findings=findings,
             checks=[
                 Check.model_construct(
                     name=c.name, sku_id=c.sku_id, outcome=c.outcome, detail=c.detail
@@ -231,6 +239,8 @@ class Diagnoser:
                 for c in checks
             ],
             next_steps=list(error_spec.next_steps),
+            summary=error_spec.summary,
+            admin_links=_admin_links(self.rulebook, error_spec, findings),
         )
 
     def _findings(
@@ -292,6 +302,19 @@ def _merge(first: Finding, second: Finding) -> Finding:
     strongest = max(first, second, key=lambda f: _STATUS_STRENGTH[f.status])
     evidence = list(dict.fromkeys([*first.evidence, *second.evidence]))
     return strongest.model_copy(update={"evidence": evidence})
+
+
+def _admin_links(
+    rulebook: RuleBook, error_spec: ErrorSpec, findings: Sequence[Finding]
+) -> list[AdminLink]:
+    """Where to look in the Admin: the error's path, then each finding's, each path once."""
+    found = [rulebook.findings[f.code] for f in findings]
+    pairs = [(error_spec.admin_path, error_spec.help), *((f.admin_path, f.help) for f in found)]
+    links: dict[str, AdminLink] = {}
+    for path, link in pairs:
+        if path and path not in links:
+            links[path] = AdminLink(path=path, help=link)
+    return list(links.values())
 
 
 class _Blank(dict[str, str]):
@@ -423,6 +446,5 @@ VERDICT_EXIT_CODES: Mapping[Verdict, int] = {
 def verify_report(diagnosis: Diagnosis) -> VerifyReport:
     verdict, reason = judge(diagnosis)
     clean = {"clean": True, "action_needed": False, "undecided": None}[verdict]
-    return VerifyReport(
-        **diagnosis.model_dump(), verdict=verdict, store_side_clean=clean, reason=reason
-    )
+    # dict(), not model_dump(): the dump would drop the renderers' fields.
+    return VerifyReport(**dict(diagnosis), verdict=verdict, store_side_clean=clean, reason=reason)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -41,10 +40,7 @@ _OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "error": "magenta", "skip
 _OWNER_LABEL = {"store": "store", "amazon": "Amazon", "vtex_support": "VTEX support"}
 
 
-def render_diagnosis(
-    console: Console, diagnosis: Diagnosis, rulebook: RuleBook, command: str = "diagnose"
-) -> None:
-    error_spec = rulebook.errors[diagnosis.error.code]
+def render_diagnosis(console: Console, diagnosis: Diagnosis, command: str = "diagnose") -> None:
     header = Text()
     header.append(printable(diagnosis.error.title, None), style="bold")
     header.append(f"  ({printable(diagnosis.error.code, None)})\n", style="dim")
@@ -53,8 +49,8 @@ def render_diagnosis(
     header.append("Message ", style="dim").append(printable(diagnosis.error.message, None))
     for name, value in diagnosis.error.params.items():
         header.append(f"\n{printable(name, None)} ", style="dim").append(printable(value, None))
-    if error_spec.summary:
-        header.append(f"\n\n{printable(error_spec.summary, None)}")
+    if diagnosis.summary:
+        header.append(f"\n\n{printable(diagnosis.summary, None)}")
     border = "yellow" if diagnosis.recognised else "red"
     console.print(Panel(header, title=f"order-assistant {command}", border_style=border))
 
@@ -65,13 +61,12 @@ def render_diagnosis(
         console.print(Text("No cause found: every check that ran passes.", style="green"))
     if diagnosis.checks:
         console.print(_checks_table(diagnosis))
-    paths = list(_admin_paths(diagnosis, rulebook))
-    if paths:
+    if diagnosis.admin_links:
         console.print(Text("Where to look in the Admin", style="bold"))
-        for path, link in paths:
-            line = Text("  • ").append(printable(path, None))
-            if link:
-                line.append(f"\n    {printable(link, None)}", style="dim")
+        for link in diagnosis.admin_links:
+            line = Text("  • ").append(printable(link.path, None))
+            if link.help:
+                line.append(f"\n    {printable(link.help, None)}", style="dim")
             console.print(line)
     console.print(Text("Next steps", style="bold"))
     for number, step in enumerate(diagnosis.next_steps, start=1):
@@ -86,8 +81,8 @@ _VERDICT_TITLE = {
 }
 
 
-def render_verify(console: Console, report: VerifyReport, rulebook: RuleBook) -> None:
-    render_diagnosis(console, report, rulebook, command="verify")
+def render_verify(console: Console, report: VerifyReport) -> None:
+    render_diagnosis(console, report, command="verify")
     body = safe_text(report.reason)
     console.print(
         Panel(
@@ -138,20 +133,6 @@ def _checks_table(diagnosis: Diagnosis) -> Table:
             safe_text(check.detail),
         )
     return table
-
-
-def _admin_paths(diagnosis: Diagnosis, rulebook: RuleBook) -> Iterable[tuple[str, str | None]]:
-    seen: set[str] = set()
-    error_spec = rulebook.errors[diagnosis.error.code]
-    candidates = [(error_spec.admin_path, error_spec.help)]
-    candidates += [
-        (rulebook.findings[f.code].admin_path, rulebook.findings[f.code].help)
-        for f in diagnosis.findings
-    ]
-    for path, link in candidates:
-        if path and path not in seen:
-            seen.add(path)
-            yield path, link
 
 
 def render_rules_list(console: Console, rulebook: RuleBook) -> None:
