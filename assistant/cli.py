@@ -14,6 +14,7 @@ import typer
 
 from assistant import __version__
 from assistant.errors import EXIT_ACTION_NEEDED, EXIT_UNDECIDED, EXIT_USAGE
+from assistant.formats import PlanOutcome, TextFormat, select
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -88,12 +89,6 @@ def _stderr() -> "Console":
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
-
-
-def _stdout() -> "Console":
-    from rich.console import Console
-
-    return Console(highlight=False)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -343,12 +338,7 @@ def diagnose(
         diagnoser = _diagnoser(rules_dir)
         with _vtex(online, record, replay, [_input_path(order)], timeout) as client:
             diagnosis = diagnoser.diagnose(context, client)
-        if json_output:
-            sys.stdout.write(diagnosis.model_dump_json(indent=2) + "\n")
-        else:
-            from assistant.report import render_diagnosis
-
-            render_diagnosis(_stdout(), diagnosis)
+        select(json_output).diagnosis(diagnosis)
     raise typer.Exit(diagnosis_exit_code(diagnosis))
 
 
@@ -383,12 +373,7 @@ def verify(
         diagnoser = _diagnoser(rules_dir)
         with _vtex(True, record, replay, [_input_path(order)], timeout) as client:
             report = verify_report(diagnoser.diagnose(context, client))
-        if json_output:
-            sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-        else:
-            from assistant.report import render_verify
-
-            render_verify(_stdout(), report)
+        select(json_output).verify(report)
     raise typer.Exit(VERDICT_EXIT_CODES[report.verdict])
 
 
@@ -812,21 +797,13 @@ def sessions_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the guided sessions, newest first."""
-    from assistant.sessions import SessionStore, state_dir, summarise
+    from assistant.sessions import SessionStore, state_dir
 
     with _user_errors():
         store = SessionStore(state_dir())
         sessions = store.sessions()
         _warn_skipped(store)
-        if json_output:
-            import json
-
-            rows = [summarise(s) for s in sessions]
-            sys.stdout.write(json.dumps({"sessions": rows}, indent=2) + "\n")
-            return
-        from assistant.guide_view import render_sessions_list
-
-        render_sessions_list(_stdout(), sessions)
+        select(json_output).sessions(sessions)
 
 
 @sessions_app.command("show")
@@ -842,18 +819,7 @@ def sessions_show(
         session = store.load(session_id)
         audit = store.audit_entries(session.id)
         _warn_skipped(store)
-        if json_output:
-            import json
-
-            document = {
-                **session.model_dump(mode="json"),
-                "audit": [e.model_dump(mode="json") for e in audit],
-            }
-            sys.stdout.write(json.dumps(document, indent=2) + "\n")
-            return
-        from assistant.guide_view import render_session
-
-        render_session(_stdout(), session, audit)
+        select(json_output).session(session, audit)
 
 
 @rules_app.command("list")
@@ -863,25 +829,7 @@ def rules_list(
 ) -> None:
     """List the error types the assistant recognises."""
     with _user_errors():
-        diagnoser = _diagnoser(rules_dir)
-        rulebook = diagnoser.rulebook
-        if json_output:
-            import json
-
-            rows = [
-                {
-                    "code": e.code,
-                    "title": e.title,
-                    "patterns": [p.pattern for p in e.patterns],
-                    "rules": [r.name for r in rulebook.rules_for(e.code)],
-                }
-                for e in rulebook.errors.values()
-            ]
-            sys.stdout.write(json.dumps({"errors": rows}, indent=2) + "\n")
-            return
-        from assistant.report import render_rules_list
-
-        render_rules_list(_stdout(), rulebook)
+        select(json_output).rules(_diagnoser(rules_dir).rulebook)
 
 
 @rules_app.command("show")
@@ -894,9 +842,7 @@ def rules_show(
         rulebook = _diagnoser(rules_dir).rulebook
         if code not in rulebook.errors:
             _fail(f"unknown error code {code!r}; known: {', '.join(rulebook.errors)}", EXIT_USAGE)
-        from assistant.report import render_rules_show
-
-        render_rules_show(_stdout(), rulebook, code)
+        TextFormat().rule(rulebook, code)
 
 
 @rules_app.command("validate")
@@ -920,7 +866,7 @@ def rules_validate(
     except RulesetError as exc:
         _problems_found(exc.problems)
     rulebook = diagnoser.rulebook
-    _stdout().print(
+    TextFormat().line(
         f"valid: {len(rulebook.sources)} files, {len(rulebook.errors)} error types, "
         f"{len(rulebook.rules)} rules, {len(rulebook.findings)} findings"
     )
@@ -952,25 +898,7 @@ def playbooks_list(
 ) -> None:
     """List the playbooks: id, title, the findings each remedies, whether it fixes."""
     with _user_errors():
-        playbooks = _playbooks(playbooks_dir, rules_dir)
-        if json_output:
-            import json
-
-            rows = [
-                {
-                    "id": p.id,
-                    "title": p.title,
-                    "findings": list(p.findings),
-                    "fixes": p.fixes,
-                    "steps": len(p.steps),
-                }
-                for p in sorted(playbooks.values(), key=lambda p: p.id)
-            ]
-            sys.stdout.write(json.dumps({"playbooks": rows}, indent=2) + "\n")
-            return
-        from assistant.report import render_playbooks_list
-
-        render_playbooks_list(_stdout(), playbooks)
+        select(json_output).playbooks(_playbooks(playbooks_dir, rules_dir))
 
 
 @playbooks_app.command("show")
@@ -987,9 +915,7 @@ def playbooks_show(
                 f"unknown playbook {playbook_id!r}; known: {', '.join(sorted(playbooks))}",
                 EXIT_USAGE,
             )
-        from assistant.report import render_playbook_show
-
-        render_playbook_show(_stdout(), playbooks[playbook_id])
+        TextFormat().playbook(playbooks[playbook_id])
 
 
 @playbooks_app.command("validate")
@@ -1022,7 +948,7 @@ def playbooks_validate(
             count = len([p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"}])
     except RulesetError as exc:
         _problems_found(exc.problems)
-    _stdout().print(f"ok: {count} playbooks")
+    TextFormat().line(f"ok: {count} playbooks")
 
 
 plan_app = typer.Typer(
@@ -1044,13 +970,7 @@ def plan_show(plan: PlanArg, json_output: JsonOpt = False) -> None:
     from assistant.fixplan import load_plan
 
     with _user_errors():
-        fix_plan = load_plan(plan)
-        if json_output:
-            sys.stdout.write(fix_plan.model_dump_json(indent=2) + "\n")
-            return
-        from assistant.plan_view import render_plan
-
-        render_plan(_stdout(), fix_plan)
+        select(json_output).plan(load_plan(plan))
 
 
 @plan_app.command("apply")
@@ -1087,7 +1007,6 @@ def plan_apply(
     write is still to be sent), 2 bad input or no credentials for --apply, 3 some orders could
     not be decided, 4 confirmation needed (--yes), 130 interrupted (rerun to continue).
     """
-    import json
     import os
 
     from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED, EXIT_OK
@@ -1101,13 +1020,7 @@ def plan_apply(
         reverify,
         save_results,
     )
-    from assistant.plan_view import (
-        PhaseProgress,
-        render_reverified,
-        render_writes,
-        reverify_line,
-        writes_line,
-    )
+    from assistant.plan_view import PhaseProgress, reverify_line, writes_line
     from assistant.sessions import SessionStore, state_dir
 
     with _user_errors():
@@ -1154,13 +1067,7 @@ def plan_apply(
         if after is not None:
             json_path, csv_path = save_results(fix_plan, plan, document)
             _say("", f"result: {json_path}; orders to reprocess: {csv_path}")
-        if json_output:
-            sys.stdout.write(json.dumps(document, indent=2) + "\n")
-        else:
-            out = _stdout()
-            render_writes(out, results, applied=apply)
-            if after is not None:
-                render_reverified(out, after)
+        select(json_output).plan_outcome(PlanOutcome(document, results, after, apply))
     if after is not None:
         raise typer.Exit(after.exit_code())
     pending = any(r.outcome in ("would_write", "not_read") for r in results)
