@@ -17,19 +17,15 @@ from assistant.errors import EXIT_ACTION_NEEDED, EXIT_UNDECIDED, EXIT_USAGE
 from assistant.formats import PlanOutcome, TextFormat, select
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from rich.console import Console
 
     from assistant.diagnose import Diagnoser
     from assistant.errors import Problem
     from assistant.fixplan import Plan, PlanBuilder
-    from assistant.guide import AnswerKey, Prompter
     from assistant.intake import FlagValues
     from assistant.models import OrderContext
     from assistant.sessions import SessionStore
     from assistant.vtex import VtexClient
-    from assistant.vtex.deadline import Deadline
 
 app = typer.Typer(
     name="order-assistant",
@@ -631,9 +627,10 @@ def guide(
     remains, 1 one does (dry-run included), 2 bad input, 3 cannot tell or unrecognized message,
     4 an answer is needed and none can be asked, 130 interrupted (resume with --resume ID).
     """
+    from assistant import guide_session as start
     from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED
-    from assistant.guide import AnswerBook, Guide, InputNeeded, ScriptedPrompter, load_answers
-    from assistant.guide_view import TerminalPrompter, TerminalView
+    from assistant.guide import Guide, InputNeeded
+    from assistant.guide_view import TerminalView
     from assistant.playbook import load_playbooks
     from assistant.sessions import SessionStore, state_dir
 
@@ -642,18 +639,12 @@ def guide(
         playbooks = load_playbooks(playbooks_dir or [], rulebook=diagnoser.rulebook)
         store = SessionStore(state_dir())
         _refuse_state_over_inputs(store, [_input_path(order), answers])
-        given = _order_flags(
+        flags = _order_flags(
             message, sku, order_id, postal_code, sales_channel, affiliate_id, country
-        ).given()
+        )
+        start.refuse_resume_with_order(resume, order is not None or flags.given(), playbook or [])
         if resume is not None:
-            if order is not None or given or playbook:
-                _fail(
-                    "--resume continues a saved session: give no order, order flags or --playbook",
-                    EXIT_USAGE,
-                )
-            held.enter_context(store.lock(resume))  # before reading: the other run may save
-            _warn_skipped(store)
-            session = store.load(resume)
+            session = start.resume_session(store, resume, held, _warn_skipped)
             if session.status == "done":
                 _say("", f"session {session.id} is already finished; see `sessions show`")
                 raise typer.Exit(0)
@@ -662,44 +653,25 @@ def guide(
             context = _read_order(
                 order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
             )
-        book = AnswerBook(
-            load_answers(str(answers), playbooks) if answers else {},
-            yes=yes,
-            source=str(answers) if answers else "--answers",
-        )
+        book = start.answer_book(answers, playbooks, yes)
         console = _stderr()
-        interactive = (
-            order != "-" and sys.stdin is not None and sys.stdin.isatty() and console.is_terminal
-        )
-        prompter: Prompter = (
-            TerminalPrompter(console, book) if interactive else ScriptedPrompter(book)
-        )
         import os
 
         with _vtex(online, None, None, timeout=timeout) as client:
-            if client is not None:
-                prompter = _PausingPrompter(prompter, client.deadline)
-            if apply and client is None:
-                _fail(
-                    "--apply needs VTEX credentials (VTEX_ACCOUNT, VTEX_APP_KEY, "
-                    "VTEX_APP_TOKEN); without them the fixes can only be shown (dry-run)",
-                    EXIT_USAGE,
-                )
+            start.refuse_apply_offline(apply, client)
+            deadline = client.deadline if client is not None else None
+            prompter = start.choose_prompter(book, console, order, deadline)
             if resume is None:
-                chosen = None
-                if playbook:
-                    unknown = [p for p in playbook if p not in playbooks]
-                    if unknown:
-                        _fail(
-                            f"unknown playbook {unknown[0]!r}; known: {', '.join(playbooks)}",
-                            EXIT_USAGE,
-                        )
-                    chosen = Guide.chosen_plan(
-                        context, [playbooks[p] for p in playbook], diagnoser.rulebook
-                    )
-                session = Guide.new_session(context, diagnoser.diagnose(context, client), chosen)
-                held.enter_context(store.lock(session.id))
-                _warn_skipped(store)
+                session = start.start_session(
+                    context,
+                    diagnoser,
+                    client,
+                    playbooks,
+                    playbook or [],
+                    store,
+                    held,
+                    _warn_skipped,
+                )
             runner = Guide(
                 diagnoser=diagnoser,
                 playbooks=playbooks,
@@ -729,39 +701,6 @@ def guide(
                 )
                 raise typer.Exit(EXIT_INPUT_NEEDED) from None
     raise typer.Exit(code)
-
-
-class _PausingPrompter:
-    """A guided session's prompter that stops the run's VTEX deadline while the operator
-    answers: `--timeout` bounds the waits on VTEX, not the operator's thinking time."""
-
-    def __init__(self, inner: "Prompter", deadline: "Deadline") -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def choose(
-        self,
-        key: "AnswerKey",
-        question: str,
-        choices: "Sequence[tuple[str, str]]",
-        default: str | None = None,
-    ) -> str:
-        with self._deadline.paused():
-            return self._inner.choose(key, question, choices, default)
-
-    def confirm(self, key: "AnswerKey", question: str) -> bool:
-        with self._deadline.paused():
-            return self._inner.confirm(key, question)
-
-    def done(self, key: "AnswerKey", question: str) -> bool | None:
-        with self._deadline.paused():
-            return self._inner.done(key, question)
-
-    def maybe_choose(
-        self, key: "AnswerKey", question: str, choices: "Sequence[tuple[str, str]]"
-    ) -> str | None:
-        with self._deadline.paused():
-            return self._inner.maybe_choose(key, question, choices)
 
 
 sessions_app = typer.Typer(
