@@ -14,7 +14,6 @@ import typer
 
 from assistant import __version__
 from assistant.errors import EXIT_ACTION_NEEDED, EXIT_UNDECIDED, EXIT_USAGE
-from assistant.formats import PlanOutcome, TextFormat, select
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from assistant.diagnose import Diagnoser
     from assistant.errors import Problem
     from assistant.fixplan import Plan, PlanBuilder
+    from assistant.formats import OutputFormat, TextFormat
     from assistant.intake import FlagValues
     from assistant.models import OrderContext
     from assistant.sessions import SessionStore
@@ -85,6 +85,19 @@ def _stderr() -> "Console":
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
+
+
+def _output(json_output: bool) -> "OutputFormat":
+    """The format for the command's result (imported here: --help never needs it)."""
+    from assistant.formats import select
+
+    return select(json_output)
+
+
+def _text() -> "TextFormat":
+    from assistant.formats import TextFormat
+
+    return TextFormat()
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -334,7 +347,7 @@ def diagnose(
         diagnoser = _diagnoser(rules_dir)
         with _vtex(online, record, replay, [_input_path(order)], timeout) as client:
             diagnosis = diagnoser.diagnose(context, client)
-        select(json_output).diagnosis(diagnosis)
+        _output(json_output).diagnosis(diagnosis)
     raise typer.Exit(diagnosis_exit_code(diagnosis))
 
 
@@ -369,7 +382,7 @@ def verify(
         diagnoser = _diagnoser(rules_dir)
         with _vtex(True, record, replay, [_input_path(order)], timeout) as client:
             report = verify_report(diagnoser.diagnose(context, client))
-        select(json_output).verify(report)
+        _output(json_output).verify(report)
     raise typer.Exit(VERDICT_EXIT_CODES[report.verdict])
 
 
@@ -742,7 +755,7 @@ def sessions_list(
         store = SessionStore(state_dir())
         sessions = store.sessions()
         _warn_skipped(store)
-        select(json_output).sessions(sessions)
+        _output(json_output).sessions(sessions)
 
 
 @sessions_app.command("show")
@@ -758,7 +771,7 @@ def sessions_show(
         session = store.load(session_id)
         audit = store.audit_entries(session.id)
         _warn_skipped(store)
-        select(json_output).session(session, audit)
+        _output(json_output).session(session, audit)
 
 
 @rules_app.command("list")
@@ -768,7 +781,7 @@ def rules_list(
 ) -> None:
     """List the error types the assistant recognises."""
     with _user_errors():
-        select(json_output).rules(_diagnoser(rules_dir).rulebook)
+        _output(json_output).rules(_diagnoser(rules_dir).rulebook)
 
 
 @rules_app.command("show")
@@ -781,7 +794,7 @@ def rules_show(
         rulebook = _diagnoser(rules_dir).rulebook
         if code not in rulebook.errors:
             _fail(f"unknown error code {code!r}; known: {', '.join(rulebook.errors)}", EXIT_USAGE)
-        TextFormat().rule(rulebook, code)
+        _text().rule(rulebook, code)
 
 
 @rules_app.command("validate")
@@ -805,7 +818,7 @@ def rules_validate(
     except RulesetError as exc:
         _problems_found(exc.problems)
     rulebook = diagnoser.rulebook
-    TextFormat().line(
+    _text().line(
         f"valid: {len(rulebook.sources)} files, {len(rulebook.errors)} error types, "
         f"{len(rulebook.rules)} rules, {len(rulebook.findings)} findings"
     )
@@ -837,7 +850,7 @@ def playbooks_list(
 ) -> None:
     """List the playbooks: id, title, the findings each remedies, whether it fixes."""
     with _user_errors():
-        select(json_output).playbooks(_playbooks(playbooks_dir, rules_dir))
+        _output(json_output).playbooks(_playbooks(playbooks_dir, rules_dir))
 
 
 @playbooks_app.command("show")
@@ -854,7 +867,7 @@ def playbooks_show(
                 f"unknown playbook {playbook_id!r}; known: {', '.join(sorted(playbooks))}",
                 EXIT_USAGE,
             )
-        TextFormat().playbook(playbooks[playbook_id])
+        _text().playbook(playbooks[playbook_id])
 
 
 @playbooks_app.command("validate")
@@ -887,7 +900,7 @@ def playbooks_validate(
             count = len([p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"}])
     except RulesetError as exc:
         _problems_found(exc.problems)
-    TextFormat().line(f"ok: {count} playbooks")
+    _text().line(f"ok: {count} playbooks")
 
 
 plan_app = typer.Typer(
@@ -909,7 +922,7 @@ def plan_show(plan: PlanArg, json_output: JsonOpt = False) -> None:
     from assistant.fixplan import load_plan
 
     with _user_errors():
-        select(json_output).plan(load_plan(plan))
+        _output(json_output).plan(load_plan(plan))
 
 
 @plan_app.command("apply")
@@ -959,6 +972,7 @@ def plan_apply(
         reverify,
         save_results,
     )
+    from assistant.formats import PlanOutcome
     from assistant.plan_view import PhaseProgress, reverify_line, writes_line
     from assistant.sessions import SessionStore, state_dir
 
@@ -1006,7 +1020,7 @@ def plan_apply(
         if after is not None:
             json_path, csv_path = save_results(fix_plan, plan, document)
             _say("", f"result: {json_path}; orders to reprocess: {csv_path}")
-        select(json_output).plan_outcome(PlanOutcome(document, results, after, apply))
+        _output(json_output).plan_outcome(PlanOutcome(document, results, after, apply))
     if after is not None:
         raise typer.Exit(after.exit_code())
     pending = any(r.outcome in ("would_write", "not_read") for r in results)
