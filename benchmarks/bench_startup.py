@@ -69,7 +69,14 @@ def _is_python_script(path: Path) -> bool:
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["NO_COLOR"] = "1"
-    for name in ("PYTHONPROFILEIMPORTTIME", "PYTHONDEVMODE", "PYTHONTRACEMALLOC"):
+    # As installed: bytecode cached (the warm-up rounds write it), so a shell that sets
+    # PYTHONDONTWRITEBYTECODE does not time the compilation of the project's sources.
+    for name in (
+        "PYTHONPROFILEIMPORTTIME",
+        "PYTHONDEVMODE",
+        "PYTHONTRACEMALLOC",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
         env.pop(name, None)
     return env
 
