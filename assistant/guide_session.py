@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import UsageError
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from assistant.diagnose import Diagnoser
-    from assistant.guide import AnswerBook, AnswerKey, Prompter
+    from assistant.guide import AnswerBook, Prompter
     from assistant.models import OrderContext
     from assistant.playbook import Playbook
     from assistant.sessions import Session, SessionStore
@@ -114,32 +114,18 @@ def choose_prompter(
 
 class PausingPrompter:
     """A guided session's prompter that stops the run's VTEX deadline while the operator
-    answers: `--timeout` bounds the waits on VTEX, not the operator's thinking time."""
+    answers: `--timeout` bounds the waits on VTEX, not the operator's thinking time. Every
+    method of the Prompter protocol is the inner prompter's, run with the deadline paused."""
 
     def __init__(self, inner: Prompter, deadline: Deadline) -> None:
         self._inner = inner
         self._deadline = deadline
 
-    def choose(
-        self,
-        key: AnswerKey,
-        question: str,
-        choices: Sequence[tuple[str, str]],
-        default: str | None = None,
-    ) -> str:
-        with self._deadline.paused():
-            return self._inner.choose(key, question, choices, default)
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method: Callable[..., Any] = getattr(self._inner, name)
 
-    def confirm(self, key: AnswerKey, question: str) -> bool:
-        with self._deadline.paused():
-            return self._inner.confirm(key, question)
+        def paused(*args: Any, **kwargs: Any) -> Any:
+            with self._deadline.paused():
+                return method(*args, **kwargs)
 
-    def done(self, key: AnswerKey, question: str) -> bool | None:
-        with self._deadline.paused():
-            return self._inner.done(key, question)
-
-    def maybe_choose(
-        self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]
-    ) -> str | None:
-        with self._deadline.paused():
-            return self._inner.maybe_choose(key, question, choices)
+        return paused
