@@ -33,9 +33,13 @@ def main(order_file: str, order_id: str) -> None:
             standalone_mode=False,
         )
     mark("the minimal typer app's whole run (typer, pydantic, option coercion)")
-    import assistant.cli
+    import typer.main
+
+    from assistant.cli import app_for
 
     mark("import assistant.cli")
+    typer.main.get_command(app_for(["diagnose"]))
+    mark("typer builds the diagnose command (the minimal app did its own)")
     from assistant.intake import FlagValues, load_context
 
     flags = FlagValues(
@@ -51,11 +55,11 @@ def main(order_file: str, order_id: str) -> None:
     mark("read the order (intake, order models)")
     import assistant.diagnose  # noqa: F401
 
-    mark("import diagnose (checks, rulesets, yaml, engine)")
+    mark("import diagnose (checks, rulesets, classify, engine)")
     from assistant.rulesets import load_rulebook
 
     rulebook = load_rulebook([])
-    mark("load the rulesets (YAML, validation, patterns)")
+    mark("load the rulesets (snapshot, validation, patterns)")
     from assistant.diagnose import Diagnoser
 
     diagnoser = Diagnoser(rulebook)
