@@ -3,8 +3,9 @@
 One small interface, one class per format (pip-audit's `_format/interface.py` is the model): a
 command builds its result, picks the format the user asked for with `select(json_output)` and
 calls the one method for its result. Adding a format is one new class; the JSON documents (the
-contract of PRODUCT.md §6) are built here and nowhere else. Triage streams its orders, so its
-formats (JSON, CSV and the text summary) are `report.TriageWriter`.
+contract of PRODUCT.md §6) are built here and nowhere else. Triage streams its orders: its
+formats are sinks (`triage()`) that `report.TriageWriter` feeds as results come, with the CSV
+file (`CsvTriage`) as a second sink beside standard output.
 
 Renderers are imported inside the methods: `--json` never loads rich, and the CLI starts fast.
 """
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
@@ -22,10 +24,11 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from assistant.fixplan import FixResult, Plan, Reverified
-    from assistant.models import Diagnosis, VerifyReport
+    from assistant.models import Diagnosis, Mode, VerifyReport
     from assistant.playbook import Playbook
     from assistant.rulesets import RuleBook
     from assistant.sessions import AuditEntry, Session
+    from assistant.triage import Summary, Triaged
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,16 @@ class PlanOutcome:
     results: Sequence[FixResult]
     reverified: Reverified | None
     applied: bool
+
+
+class TriageSink(Protocol):
+    """Where triage results go as they come; `finish` closes the output, also after Ctrl-C."""
+
+    def start(self, mode: Mode) -> None: ...
+
+    def order(self, result: Triaged) -> None: ...
+
+    def finish(self, summary: Summary, bad_rows: Sequence[Mapping[str, Any]]) -> None: ...
 
 
 class OutputFormat(Protocol):
@@ -58,6 +71,8 @@ class OutputFormat(Protocol):
 
     def plan_outcome(self, outcome: PlanOutcome) -> None: ...
 
+    def triage(self) -> TriageSink: ...
+
 
 def select(json_output: bool) -> OutputFormat:
     """The format the command line asked for: JSON with `--json`, else text for a terminal."""
@@ -70,10 +85,13 @@ class JsonFormat:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    def write(self, text: str) -> None:
-        """Every document goes through here (one seam for tests)."""
+    def emit(self, text: str) -> None:
+        """Everything this format prints goes through here (one seam for tests)."""
         stream = self._stream if self._stream is not None else sys.stdout
-        stream.write(text + "\n")
+        stream.write(text)
+
+    def write(self, text: str) -> None:
+        self.emit(text + "\n")
 
     def _model(self, model: BaseModel) -> None:
         self.write(model.model_dump_json(indent=2))
@@ -111,6 +129,31 @@ class JsonFormat:
 
     def plan_outcome(self, outcome: PlanOutcome) -> None:
         self._document(outcome.document)
+
+    def triage(self) -> TriageSink:
+        return _JsonTriage(self)
+
+
+class _JsonTriage:
+    """`triage --json`: one document streamed, each order as `diagnose --json` prints it with its
+    row number first, then the bad rows and the summary."""
+
+    def __init__(self, out: JsonFormat) -> None:
+        self._out = out
+        self._first = True
+
+    def start(self, mode: Mode) -> None:
+        self._out.emit(f'{{\n"schema_version": 1,\n"mode": "{mode}",\n"orders": [\n')
+
+    def order(self, result: Triaged) -> None:
+        # pydantic's serializer is far faster than dumping a dict: the order's text is reused.
+        separator = "" if self._first else ",\n"
+        self._out.emit(f'{separator}{{"row": {result.order.row}, {result.json()[1:]}')
+        self._first = False
+
+    def finish(self, summary: Summary, bad_rows: Sequence[Mapping[str, Any]]) -> None:
+        tail = {"bad_rows": list(bad_rows), "summary": summary.as_dict()}
+        self._out.emit("\n],\n" + json.dumps(tail, indent=1)[1:-1].strip() + "\n}\n")
 
 
 def rules_document(rulebook: RuleBook) -> dict[str, Any]:
@@ -205,9 +248,65 @@ class TextFormat:
         if outcome.reverified is not None:
             render_reverified(console, outcome.reverified)
 
+    def triage(self) -> TriageSink:
+        return _TextTriage(self._make_console)
+
     def line(self, text: str) -> None:
         """A one-line verdict (`rules validate`, `playbooks validate`)."""
         self._make_console().print(text)
+
+
+class _TextTriage:
+    """Triage for a person: nothing per order (progress is on stderr), the summary at the end."""
+
+    def __init__(self, console: Callable[[], Console]) -> None:
+        self._make_console = console
+
+    def start(self, mode: Mode) -> None:
+        pass
+
+    def order(self, result: Triaged) -> None:
+        pass
+
+    def finish(self, summary: Summary, bad_rows: Sequence[Mapping[str, Any]]) -> None:
+        from assistant.report import render_triage_summary
+
+        render_triage_summary(self._make_console(), summary)
+
+
+class CsvTriage:
+    """`triage --csv FILE`: one row per order and finding. A cell a spreadsheet would run as a
+    formula is written as text (safetext.spreadsheet_cell)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: TextIO | None = None
+        self._rows: Any = None
+        self._cell: Callable[[str], str] = str
+        self._csv_rows: Callable[[Triaged], Iterable[Sequence[str]]] = lambda _: ()
+
+    def start(self, mode: Mode) -> None:
+        import csv
+
+        from assistant.outfiles import open_output
+        from assistant.safetext import spreadsheet_cell
+        from assistant.triage import CSV_COLUMNS, csv_rows
+
+        # Bound once: order() runs per order of a backlog.
+        self._cell, self._csv_rows = spreadsheet_cell, csv_rows
+
+        # Never through a symbolic link, even one planted after the CLI's check.
+        self._file = open_output(self.path, "the CSV report")
+        self._rows = csv.writer(self._file)
+        self._rows.writerow(CSV_COLUMNS)
+
+    def order(self, result: Triaged) -> None:
+        cell = self._cell
+        self._rows.writerows([cell(c) for c in row] for row in self._csv_rows(result))
+
+    def finish(self, summary: Summary, bad_rows: Sequence[Mapping[str, Any]]) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def _stdout_console() -> Console:

@@ -24,15 +24,15 @@ INACTIVE_SKU = "1001"
 
 @pytest.fixture
 def written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What went through JsonFormat's one writer, in order."""
+    """What went through JsonFormat's one outlet, in order."""
     texts: list[str] = []
-    write = JsonFormat.write
+    emit = JsonFormat.emit
 
     def spy(self: JsonFormat, text: str) -> None:
         texts.append(text)
-        write(self, text)
+        emit(self, text)
 
-    monkeypatch.setattr(JsonFormat, "write", spy)
+    monkeypatch.setattr(JsonFormat, "emit", spy)
     return texts
 
 
@@ -62,7 +62,7 @@ def invoke(tmp_path: Path, server: VtexServer) -> Any:
 def only_from_interface(stdout: str, written: list[str]) -> Any:
     """stdout is exactly the one document the interface wrote; that document, parsed."""
     assert len(written) == 1
-    assert stdout == written[0] + "\n"
+    assert stdout == written[0]
     return json.loads(stdout)
 
 
@@ -149,8 +149,14 @@ def test_plan_show_and_apply_json_come_from_the_interface(
         f"order_id,error_message,sku_id\n702-1,Inactive SKU,{INACTIVE_SKU}\n", encoding="utf-8"
     )
     plan = tmp_path / "plan.json"
-    invoke("triage", str(export), "--plan", str(plan), online=True)
-    assert written == []  # triage streams its own formats (report.TriageWriter)
+    _, triaged = invoke("triage", str(export), "--plan", str(plan), "--json", online=True)
+    assert triaged == "".join(written)  # streamed: a header, each order, the tail
+    document = json.loads(triaged)
+    assert [set(document), document["orders"][0]["row"]] == [
+        {"schema_version", "mode", "orders", "bad_rows", "summary"},
+        2,
+    ]
+    written.clear()
 
     _, shown = invoke("plan", "show", str(plan), "--json")
     assert only_from_interface(shown, written) == json.loads(plan.read_text(encoding="utf-8"))
