@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -315,6 +314,10 @@ class Checker:
                 self._quiet(self._call, function, *args)
             return
         assert self.client is not None
+        # Imported here: only online lookups run in threads, and concurrent.futures (with the
+        # logging it imports) costs the offline start-up some 6 ms.
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             futures = [pool.submit(self._quiet, self._call, f, *a) for f, a in pending]
             try:

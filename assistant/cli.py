@@ -23,12 +23,11 @@ if TYPE_CHECKING:
     from assistant.diagnose import Diagnoser
     from assistant.errors import Problem
     from assistant.fixplan import Plan, PlanBuilder
-    from assistant.guide import AnswerKey, Prompter
+    from assistant.formats import OutputFormat, TextFormat
     from assistant.intake import FlagValues
     from assistant.models import OrderContext
     from assistant.sessions import SessionStore
     from assistant.vtex import VtexClient
-    from assistant.vtex.deadline import Deadline
 
 app = typer.Typer(
     name="order-assistant",
@@ -90,10 +89,17 @@ def _stderr() -> "Console":
     return Console(stderr=True, highlight=False)
 
 
-def _stdout() -> "Console":
-    from rich.console import Console
+def _output(json_output: bool) -> "OutputFormat":
+    """The format for the command's result (imported here: --help never needs it)."""
+    from assistant.formats import select
 
-    return Console(highlight=False)
+    return select(json_output)
+
+
+def _text() -> "TextFormat":
+    from assistant.formats import TextFormat
+
+    return TextFormat()
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -343,12 +349,7 @@ def diagnose(
         diagnoser = _diagnoser(rules_dir)
         with _vtex(online, record, replay, [_input_path(order)], timeout) as client:
             diagnosis = diagnoser.diagnose(context, client)
-        if json_output:
-            sys.stdout.write(diagnosis.model_dump_json(indent=2) + "\n")
-        else:
-            from assistant.report import render_diagnosis
-
-            render_diagnosis(_stdout(), diagnosis, diagnoser.rulebook)
+        _output(json_output).diagnosis(diagnosis)
     raise typer.Exit(diagnosis_exit_code(diagnosis))
 
 
@@ -383,12 +384,7 @@ def verify(
         diagnoser = _diagnoser(rules_dir)
         with _vtex(True, record, replay, [_input_path(order)], timeout) as client:
             report = verify_report(diagnoser.diagnose(context, client))
-        if json_output:
-            sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-        else:
-            from assistant.report import render_verify
-
-            render_verify(_stdout(), report, diagnoser.rulebook)
+        _output(json_output).verify(report)
     raise typer.Exit(VERDICT_EXIT_CODES[report.verdict])
 
 
@@ -650,9 +646,10 @@ def guide(
     remains, 1 one does (dry-run included), 2 bad input, 3 cannot tell or unrecognized message,
     4 an answer is needed and none can be asked, 130 interrupted (resume with --resume ID).
     """
+    from assistant import guide_session as start
     from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED
-    from assistant.guide import AnswerBook, Guide, InputNeeded, ScriptedPrompter, load_answers
-    from assistant.guide_view import TerminalPrompter, TerminalView
+    from assistant.guide import Guide, InputNeeded
+    from assistant.guide_view import TerminalView
     from assistant.playbook import load_playbooks
     from assistant.sessions import SessionStore, state_dir
 
@@ -661,18 +658,12 @@ def guide(
         playbooks = load_playbooks(playbooks_dir or [], rulebook=diagnoser.rulebook)
         store = SessionStore(state_dir())
         _refuse_state_over_inputs(store, [_input_path(order), answers])
-        given = _order_flags(
+        flags = _order_flags(
             message, sku, order_id, postal_code, sales_channel, affiliate_id, country
-        ).given()
+        )
+        start.refuse_resume_with_order(resume, order is not None or flags.given(), playbook or [])
         if resume is not None:
-            if order is not None or given or playbook:
-                _fail(
-                    "--resume continues a saved session: give no order, order flags or --playbook",
-                    EXIT_USAGE,
-                )
-            held.enter_context(store.lock(resume))  # before reading: the other run may save
-            _warn_skipped(store)
-            session = store.load(resume)
+            session = start.resume_session(store, resume, held, _warn_skipped)
             if session.status == "done":
                 _say("", f"session {session.id} is already finished; see `sessions show`")
                 raise typer.Exit(0)
@@ -681,44 +672,25 @@ def guide(
             context = _read_order(
                 order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
             )
-        book = AnswerBook(
-            load_answers(str(answers), playbooks) if answers else {},
-            yes=yes,
-            source=str(answers) if answers else "--answers",
-        )
+        book = start.answer_book(answers, playbooks, yes)
         console = _stderr()
-        interactive = (
-            order != "-" and sys.stdin is not None and sys.stdin.isatty() and console.is_terminal
-        )
-        prompter: Prompter = (
-            TerminalPrompter(console, book) if interactive else ScriptedPrompter(book)
-        )
         import os
 
         with _vtex(online, None, None, timeout=timeout) as client:
-            if client is not None:
-                prompter = _PausingPrompter(prompter, client.deadline)
-            if apply and client is None:
-                _fail(
-                    "--apply needs VTEX credentials (VTEX_ACCOUNT, VTEX_APP_KEY, "
-                    "VTEX_APP_TOKEN); without them the fixes can only be shown (dry-run)",
-                    EXIT_USAGE,
-                )
+            start.refuse_apply_offline(apply, client)
+            deadline = client.deadline if client is not None else None
+            prompter = start.choose_prompter(book, console, order, deadline)
             if resume is None:
-                chosen = None
-                if playbook:
-                    unknown = [p for p in playbook if p not in playbooks]
-                    if unknown:
-                        _fail(
-                            f"unknown playbook {unknown[0]!r}; known: {', '.join(playbooks)}",
-                            EXIT_USAGE,
-                        )
-                    chosen = Guide.chosen_plan(
-                        context, [playbooks[p] for p in playbook], diagnoser.rulebook
-                    )
-                session = Guide.new_session(context, diagnoser.diagnose(context, client), chosen)
-                held.enter_context(store.lock(session.id))
-                _warn_skipped(store)
+                session = start.start_session(
+                    context,
+                    diagnoser,
+                    client,
+                    playbooks,
+                    playbook or [],
+                    store,
+                    held,
+                    _warn_skipped,
+                )
             runner = Guide(
                 diagnoser=diagnoser,
                 playbooks=playbooks,
@@ -748,39 +720,6 @@ def guide(
                 )
                 raise typer.Exit(EXIT_INPUT_NEEDED) from None
     raise typer.Exit(code)
-
-
-class _PausingPrompter:
-    """A guided session's prompter that stops the run's VTEX deadline while the operator
-    answers: `--timeout` bounds the waits on VTEX, not the operator's thinking time."""
-
-    def __init__(self, inner: "Prompter", deadline: "Deadline") -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def choose(
-        self,
-        key: "AnswerKey",
-        question: str,
-        choices: "Sequence[tuple[str, str]]",
-        default: str | None = None,
-    ) -> str:
-        with self._deadline.paused():
-            return self._inner.choose(key, question, choices, default)
-
-    def confirm(self, key: "AnswerKey", question: str) -> bool:
-        with self._deadline.paused():
-            return self._inner.confirm(key, question)
-
-    def done(self, key: "AnswerKey", question: str) -> bool | None:
-        with self._deadline.paused():
-            return self._inner.done(key, question)
-
-    def maybe_choose(
-        self, key: "AnswerKey", question: str, choices: "Sequence[tuple[str, str]]"
-    ) -> str | None:
-        with self._deadline.paused():
-            return self._inner.maybe_choose(key, question, choices)
 
 
 sessions_app = typer.Typer(
@@ -816,21 +755,13 @@ def sessions_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the guided sessions, newest first."""
-    from assistant.sessions import SessionStore, state_dir, summarise
+    from assistant.sessions import SessionStore, state_dir
 
     with _user_errors():
         store = SessionStore(state_dir())
         sessions = store.sessions()
         _warn_skipped(store)
-        if json_output:
-            import json
-
-            rows = [summarise(s) for s in sessions]
-            sys.stdout.write(json.dumps({"sessions": rows}, indent=2) + "\n")
-            return
-        from assistant.guide_view import render_sessions_list
-
-        render_sessions_list(_stdout(), sessions)
+        _output(json_output).sessions(sessions)
 
 
 @sessions_app.command("show")
@@ -846,18 +777,7 @@ def sessions_show(
         session = store.load(session_id)
         audit = store.audit_entries(session.id)
         _warn_skipped(store)
-        if json_output:
-            import json
-
-            document = {
-                **session.model_dump(mode="json"),
-                "audit": [e.model_dump(mode="json") for e in audit],
-            }
-            sys.stdout.write(json.dumps(document, indent=2) + "\n")
-            return
-        from assistant.guide_view import render_session
-
-        render_session(_stdout(), session, audit)
+        _output(json_output).session(session, audit)
 
 
 @rules_app.command("list")
@@ -867,25 +787,7 @@ def rules_list(
 ) -> None:
     """List the error types the assistant recognises."""
     with _user_errors():
-        diagnoser = _diagnoser(rules_dir)
-        rulebook = diagnoser.rulebook
-        if json_output:
-            import json
-
-            rows = [
-                {
-                    "code": e.code,
-                    "title": e.title,
-                    "patterns": [p.pattern for p in e.patterns],
-                    "rules": [r.name for r in rulebook.rules_for(e.code)],
-                }
-                for e in rulebook.errors.values()
-            ]
-            sys.stdout.write(json.dumps({"errors": rows}, indent=2) + "\n")
-            return
-        from assistant.report import render_rules_list
-
-        render_rules_list(_stdout(), rulebook)
+        _output(json_output).rules(_diagnoser(rules_dir).rulebook)
 
 
 @rules_app.command("show")
@@ -898,9 +800,7 @@ def rules_show(
         rulebook = _diagnoser(rules_dir).rulebook
         if code not in rulebook.errors:
             _fail(f"unknown error code {code!r}; known: {', '.join(rulebook.errors)}", EXIT_USAGE)
-        from assistant.report import render_rules_show
-
-        render_rules_show(_stdout(), rulebook, code)
+        _text().rule(rulebook, code)
 
 
 @rules_app.command("validate")
@@ -924,7 +824,7 @@ def rules_validate(
     except RulesetError as exc:
         _problems_found(exc.problems)
     rulebook = diagnoser.rulebook
-    _stdout().print(
+    _text().line(
         f"valid: {len(rulebook.sources)} files, {len(rulebook.errors)} error types, "
         f"{len(rulebook.rules)} rules, {len(rulebook.findings)} findings"
     )
@@ -956,25 +856,7 @@ def playbooks_list(
 ) -> None:
     """List the playbooks: id, title, the findings each remedies, whether it fixes."""
     with _user_errors():
-        playbooks = _playbooks(playbooks_dir, rules_dir)
-        if json_output:
-            import json
-
-            rows = [
-                {
-                    "id": p.id,
-                    "title": p.title,
-                    "findings": list(p.findings),
-                    "fixes": p.fixes,
-                    "steps": len(p.steps),
-                }
-                for p in sorted(playbooks.values(), key=lambda p: p.id)
-            ]
-            sys.stdout.write(json.dumps({"playbooks": rows}, indent=2) + "\n")
-            return
-        from assistant.report import render_playbooks_list
-
-        render_playbooks_list(_stdout(), playbooks)
+        _output(json_output).playbooks(_playbooks(playbooks_dir, rules_dir))
 
 
 @playbooks_app.command("show")
@@ -991,9 +873,7 @@ def playbooks_show(
                 f"unknown playbook {playbook_id!r}; known: {', '.join(sorted(playbooks))}",
                 EXIT_USAGE,
             )
-        from assistant.report import render_playbook_show
-
-        render_playbook_show(_stdout(), playbooks[playbook_id])
+        _text().playbook(playbooks[playbook_id])
 
 
 @playbooks_app.command("validate")
@@ -1026,7 +906,7 @@ def playbooks_validate(
             count = len([p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"}])
     except RulesetError as exc:
         _problems_found(exc.problems)
-    _stdout().print(f"ok: {count} playbooks")
+    _text().line(f"ok: {count} playbooks")
 
 
 plan_app = typer.Typer(
@@ -1048,13 +928,7 @@ def plan_show(plan: PlanArg, json_output: JsonOpt = False) -> None:
     from assistant.fixplan import load_plan
 
     with _user_errors():
-        fix_plan = load_plan(plan)
-        if json_output:
-            sys.stdout.write(fix_plan.model_dump_json(indent=2) + "\n")
-            return
-        from assistant.plan_view import render_plan
-
-        render_plan(_stdout(), fix_plan)
+        _output(json_output).plan(load_plan(plan))
 
 
 @plan_app.command("apply")
@@ -1091,7 +965,6 @@ def plan_apply(
     write is still to be sent), 2 bad input or no credentials for --apply, 3 some orders could
     not be decided, 4 confirmation needed (--yes), 130 interrupted (rerun to continue).
     """
-    import json
     import os
 
     from assistant.errors import EXIT_INPUT_NEEDED, EXIT_INTERRUPTED
@@ -1105,13 +978,8 @@ def plan_apply(
         reverify,
         save_results,
     )
-    from assistant.plan_view import (
-        PhaseProgress,
-        render_reverified,
-        render_writes,
-        reverify_line,
-        writes_line,
-    )
+    from assistant.formats import PlanOutcome
+    from assistant.plan_view import PhaseProgress, reverify_line, writes_line
     from assistant.sessions import SessionStore, state_dir
 
     with _user_errors():
@@ -1158,13 +1026,7 @@ def plan_apply(
         if after is not None:
             json_path, csv_path = save_results(fix_plan, plan, document)
             _say("", f"result: {json_path}; orders to reprocess: {csv_path}")
-        if json_output:
-            sys.stdout.write(json.dumps(document, indent=2) + "\n")
-        else:
-            out = _stdout()
-            render_writes(out, results, applied=apply)
-            if after is not None:
-                render_reverified(out, after)
+        _output(json_output).plan_outcome(PlanOutcome(document, results, after, apply))
     if after is not None:
         raise typer.Exit(after.exit_code())
     from assistant.fixplan import dry_run_exit_code
@@ -1188,11 +1050,34 @@ def _confirm_plan(console: "Console", fix_plan: "Plan", input_needed: int) -> No
         raise typer.Exit(EXIT_ACTION_NEEDED)
 
 
+def app_for(argv: "Sequence[str]") -> typer.Typer:
+    """The app to run for these arguments: when the first one names a command or a group, a
+    copy of the app that holds only it. typer builds every command's options when it starts
+    (about 6 ms for all of ours) while a run uses one; the copy parses, helps and fails exactly
+    as the whole app does for that command. Anything else (--help, --version, a typo that
+    deserves "no such command") gets the whole app."""
+    import copy
+
+    name = argv[0] if argv else ""
+    for command in app.registered_commands:
+        default = command.callback.__name__.replace("_", "-") if command.callback else None
+        if name == (command.name or default):
+            only = copy.copy(app)
+            only.registered_commands, only.registered_groups = [command], []
+            return only
+    for group in app.registered_groups:
+        if name == group.name:
+            only = copy.copy(app)
+            only.registered_commands, only.registered_groups = [], [group]
+            return only
+    return app
+
+
 def main() -> None:
     import os
 
     try:
-        app(prog_name="order-assistant")
+        app_for(sys.argv[1:])(prog_name="order-assistant")
     except OSError as exc:  # stdout closed or full (`| head`, `> /dev/full`)
         import errno
 

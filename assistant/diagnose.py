@@ -19,8 +19,8 @@ from assistant.engine import EngineError, Hit, RuleEngine, check_rules
 from assistant.errors import Problem, RulesetError
 from assistant.facts import rule_facts
 from assistant.findings import findings_from
-from assistant.models import Check, Diagnosis, ErrorInfo, Mode, OrderContext
-from assistant.rulesets import ITEM_ALIAS, RuleBook, load_rulebook
+from assistant.models import AdminLink, Check, Diagnosis, ErrorInfo, Finding, Mode, OrderContext
+from assistant.rulesets import ITEM_ALIAS, ErrorSpec, RuleBook, load_rulebook
 
 # The verdict and exit-code policy moved to assistant.verdict; these names stay importable
 # from here while callers move over.
@@ -80,6 +80,7 @@ class Diagnoser:
             context, client, params=classification.params, workers=workers, answers=answers
         ).run(error_spec.checks, scopes)
         hits = self.evaluate(rule_facts(context, classification, mode, checks))
+        findings = findings_from(hits, self.rulebook, context, classification, checks)
         return Diagnosis(
             order_id=context.order_id,
             mode=mode,
@@ -89,7 +90,7 @@ class Diagnoser:
                 message=context.error_message,
                 params=classification.params,
             ),
-            findings=findings_from(hits, self.rulebook, context, classification, checks),
+            findings=findings,
             checks=[
                 Check.model_construct(
                     name=c.name, sku_id=c.sku_id, outcome=c.outcome, detail=c.detail
@@ -97,7 +98,22 @@ class Diagnoser:
                 for c in checks
             ],
             next_steps=list(error_spec.next_steps),
+            summary=error_spec.summary,
+            admin_links=_admin_links(self.rulebook, error_spec, findings),
         )
+
+
+def _admin_links(
+    rulebook: RuleBook, error_spec: ErrorSpec, findings: Sequence[Finding]
+) -> list[AdminLink]:
+    """Where to look in the Admin: the error's path, then each finding's, each path once."""
+    found = [rulebook.findings[f.code] for f in findings]
+    pairs = [(error_spec.admin_path, error_spec.help), *((f.admin_path, f.help) for f in found)]
+    links: dict[str, AdminLink] = {}
+    for path, link in pairs:
+        if path and path not in links:
+            links[path] = AdminLink(path=path, help=link)
+    return list(links.values())
 
 
 def engine_rules(

@@ -160,6 +160,13 @@ class Check(_Output):
     detail: str
 
 
+class AdminLink(_Output):
+    """Where in the VTEX Admin to look, and the help article about it."""
+
+    path: str
+    help: str | None = None
+
+
 class Diagnosis(_Output):
     schema_version: Literal[1] = SCHEMA_VERSION
     order_id: str
@@ -168,6 +175,12 @@ class Diagnosis(_Output):
     findings: list[Finding]
     checks: list[Check]
     next_steps: list[str]
+    # For the renderers, not the contract: left out of every JSON dump (schema_version 1 is
+    # fixed), so a diagnosis read back from JSON has them empty. The error's summary and the
+    # Admin paths of the error and its findings, each once, from the rulebook the diagnosis
+    # was made with: a renderer needs no rulebook.
+    summary: str | None = Field(default=None, exclude=True)
+    admin_links: list[AdminLink] = Field(default_factory=list, exclude=True)
 
     @property
     def recognised(self) -> bool:

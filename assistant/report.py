@@ -8,9 +8,6 @@ itself.
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -27,10 +24,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from assistant.models import Diagnosis, VerifyReport
-from assistant.outfiles import open_output
+from assistant.models import Diagnosis, Mode, VerifyReport
 from assistant.rulesets import RuleBook
-from assistant.safetext import printable, safe_text, spreadsheet_cell
+from assistant.safetext import printable, safe_text
 
 if TYPE_CHECKING:
     from assistant.triage import BadRow, Summary, Triaged
@@ -40,10 +36,7 @@ _OUTCOME_STYLE = {"pass": "green", "fail": "bold red", "error": "magenta", "skip
 _OWNER_LABEL = {"store": "store", "amazon": "Amazon", "vtex_support": "VTEX support"}
 
 
-def render_diagnosis(
-    console: Console, diagnosis: Diagnosis, rulebook: RuleBook, command: str = "diagnose"
-) -> None:
-    error_spec = rulebook.errors[diagnosis.error.code]
+def render_diagnosis(console: Console, diagnosis: Diagnosis, command: str = "diagnose") -> None:
     header = Text()
     header.append(printable(diagnosis.error.title, None), style="bold")
     header.append(f"  ({printable(diagnosis.error.code, None)})\n", style="dim")
@@ -52,8 +45,8 @@ def render_diagnosis(
     header.append("Message ", style="dim").append(printable(diagnosis.error.message, None))
     for name, value in diagnosis.error.params.items():
         header.append(f"\n{printable(name, None)} ", style="dim").append(printable(value, None))
-    if error_spec.summary:
-        header.append(f"\n\n{printable(error_spec.summary, None)}")
+    if diagnosis.summary:
+        header.append(f"\n\n{printable(diagnosis.summary, None)}")
     border = "yellow" if diagnosis.recognised else "red"
     console.print(Panel(header, title=f"order-assistant {command}", border_style=border))
 
@@ -64,13 +57,12 @@ def render_diagnosis(
         console.print(Text("No cause found: every check that ran passes.", style="green"))
     if diagnosis.checks:
         console.print(_checks_table(diagnosis))
-    paths = list(_admin_paths(diagnosis, rulebook))
-    if paths:
+    if diagnosis.admin_links:
         console.print(Text("Where to look in the Admin", style="bold"))
-        for path, link in paths:
-            line = Text("  • ").append(printable(path, None))
-            if link:
-                line.append(f"\n    {printable(link, None)}", style="dim")
+        for link in diagnosis.admin_links:
+            line = Text("  • ").append(printable(link.path, None))
+            if link.help:
+                line.append(f"\n    {printable(link.help, None)}", style="dim")
             console.print(line)
     console.print(Text("Next steps", style="bold"))
     for number, step in enumerate(diagnosis.next_steps, start=1):
@@ -85,8 +77,8 @@ _VERDICT_TITLE = {
 }
 
 
-def render_verify(console: Console, report: VerifyReport, rulebook: RuleBook) -> None:
-    render_diagnosis(console, report, rulebook, command="verify")
+def render_verify(console: Console, report: VerifyReport) -> None:
+    render_diagnosis(console, report, command="verify")
     body = safe_text(report.reason)
     console.print(
         Panel(
@@ -137,20 +129,6 @@ def _checks_table(diagnosis: Diagnosis) -> Table:
             safe_text(check.detail),
         )
     return table
-
-
-def _admin_paths(diagnosis: Diagnosis, rulebook: RuleBook) -> Iterable[tuple[str, str | None]]:
-    seen: set[str] = set()
-    error_spec = rulebook.errors[diagnosis.error.code]
-    candidates = [(error_spec.admin_path, error_spec.help)]
-    candidates += [
-        (rulebook.findings[f.code].admin_path, rulebook.findings[f.code].help)
-        for f in diagnosis.findings
-    ]
-    for path, link in candidates:
-        if path and path not in seen:
-            seen.add(path)
-            yield path, link
 
 
 def render_rules_list(console: Console, rulebook: RuleBook) -> None:
@@ -224,9 +202,9 @@ _MAX_BAD_ROWS_KEPT = 1000
 
 
 class TriageWriter:
-    """Streams triage results: JSON orders (or nothing) to stdout as they come, CSV rows to a
-    file, bad rows and a progress counter to stderr; the summary when the run ends (also when
-    it was interrupted)."""
+    """Streams triage results to the output formats as they come (formats.py: JSON or the text
+    summary on stdout, and the CSV file), bad rows and a progress counter to stderr; the
+    formats close their output when the run ends, also when it was interrupted."""
 
     def __init__(
         self,
@@ -238,29 +216,20 @@ class TriageWriter:
         csv_path: Path | None,
         online: bool,
     ) -> None:
-        self.stdout = stdout
+        from assistant.formats import CsvTriage, JsonFormat, TextFormat, TriageSink
+
         self.errors = errors
         self.summary = summary
-        self.json_output = json_output
-        self.csv_path = csv_path
-        self.mode = "online" if online else "offline"
-        self._first = True
+        self.mode: Mode = "online" if online else "offline"
+        self._sinks: list[TriageSink] = [] if csv_path is None else [CsvTriage(csv_path)]
+        self._sinks.append(JsonFormat(stdout).triage() if json_output else TextFormat().triage())
         self._bad_rows: list[dict[str, Any]] = []
-        self._csv_file: TextIO | None = None
-        self._csv: Any = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
     def __enter__(self) -> TriageWriter:
-        if self.csv_path is not None:
-            from assistant.triage import CSV_COLUMNS
-
-            # Never through a symbolic link, even one planted after the CLI's check.
-            self._csv_file = open_output(self.csv_path, "the CSV report")
-            self._csv = csv.writer(self._csv_file)
-            self._csv.writerow(CSV_COLUMNS)
-        if self.json_output:
-            self.stdout.write(f'{{\n"schema_version": 1,\n"mode": "{self.mode}",\n"orders": [\n')
+        for sink in self._sinks:
+            sink.start(self.mode)
         if self.errors.is_terminal:  # no progress bar in pipes, files and CI logs
             # The file is streamed, so the total is unknown: a pulsing bar, the count, the time.
             self._progress = Progress(
@@ -276,19 +245,13 @@ class TriageWriter:
         return self
 
     def write(self, result: Triaged | BadRow) -> None:
-        from assistant.triage import BadRow, csv_rows
+        from assistant.triage import BadRow
 
         if isinstance(result, BadRow):
             self._bad_row(result)
         else:
-            if self.json_output:
-                # The order's diagnosis as `diagnose --json` prints it, with its row number
-                # first (pydantic's serializer is far faster than dumping a dict).
-                separator = "" if self._first else ",\n"
-                self.stdout.write(f'{separator}{{"row": {result.order.row}, {result.json()[1:]}')
-                self._first = False
-            if self._csv is not None:
-                self._csv.writerows([spreadsheet_cell(c) for c in row] for row in csv_rows(result))
+            for sink in self._sinks:
+                sink.order(result)
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
@@ -309,16 +272,11 @@ class TriageWriter:
     def __exit__(self, *exc_info: object) -> None:
         if self._progress is not None:
             self._progress.stop()
-        if self._csv_file is not None:
-            self._csv_file.close()
         hidden = self.summary.bad_rows - _MAX_BAD_ROWS_SHOWN
         if hidden > 0:
             self.errors.print(f"warning: {hidden} more bad row(s) not shown", soft_wrap=True)
-        if self.json_output:
-            tail = {"bad_rows": self._bad_rows, "summary": self.summary.as_dict()}
-            self.stdout.write("\n],\n" + json.dumps(tail, indent=1)[1:-1].strip() + "\n}\n")
-        else:
-            render_triage_summary(Console(highlight=False), self.summary)
+        for sink in self._sinks:
+            sink.finish(self.summary, self._bad_rows)
 
 
 def render_triage_summary(console: Console, summary: Summary) -> None:

@@ -97,6 +97,5 @@ def verify_report(diagnosis: Diagnosis) -> VerifyReport:
     """`verify`'s document: the diagnosis with its verdict and the reason for it."""
     verdict, reason = judge(diagnosis)
     clean = {"clean": True, "action_needed": False, "undecided": None}[verdict]
-    return VerifyReport(
-        **diagnosis.model_dump(), verdict=verdict, store_side_clean=clean, reason=reason
-    )
+    # dict(), not model_dump(): the dump would drop the renderers' fields.
+    return VerifyReport(**dict(diagnosis), verdict=verdict, store_side_clean=clean, reason=reason)

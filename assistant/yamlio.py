@@ -7,11 +7,16 @@ JSON duplicates or NaN are refused rather than silently resolved.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML is imported where a YAML text is parsed: a JSON order and the shipped rulesets (read
+# from their snapshot, assistant/snapshot.py) never need it, and it costs start-up ~13 ms.
 
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 # Python's parsers give up on deep nesting with a RecursionError; no order, answer or recording
@@ -23,37 +28,43 @@ class DocumentError(Exception):
     """A document that cannot be read or parsed; the message is ready for the user."""
 
 
-class _NoAliasSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors/aliases and duplicate keys: order contexts never need
-    them, and refusing them at compose time means a billion-laughs file is never expanded."""
+@functools.cache
+def _no_alias_loader() -> type[yaml.SafeLoader]:
+    import yaml
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.MarkedYAMLError(
-                None, None, "YAML aliases are not allowed here", event.start_mark
-            )
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        if getattr(event, "anchor", None):
-            raise yaml.MarkedYAMLError(
-                None, None, "YAML anchors are not allowed here", event.start_mark
-            )
-        return super().compose_node(parent, index)
+    class _NoAliasSafeLoader(yaml.SafeLoader):
+        """SafeLoader that refuses anchors/aliases and duplicate keys: order contexts never need
+        them, and refusing them at compose time means a billion-laughs file is never expanded."""
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                duplicate = key in seen
-            except TypeError:  # unhashable key: let the base class report it
-                break
-            if duplicate:
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
                 raise yaml.MarkedYAMLError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                    None, None, "YAML aliases are not allowed here", event.start_mark
                 )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            if getattr(event, "anchor", None):
+                raise yaml.MarkedYAMLError(
+                    None, None, "YAML anchors are not allowed here", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # unhashable key: let the base class report it
+                    break
+                if duplicate:
+                    raise yaml.MarkedYAMLError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return _NoAliasSafeLoader
 
 
 def read_capped(stream: BinaryIO, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
@@ -109,8 +120,10 @@ def parse_json(text: str) -> Any:
 
 
 def parse_yaml(text: str) -> Any:
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_NoAliasSafeLoader)
+        return yaml.load(text, Loader=_no_alias_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -152,13 +165,21 @@ def load_declarative(path: Path, *, shipped: bool, sections: str) -> dict[Any, A
     return document
 
 
-def load_ruleset_yaml(path: Path, *, shipped: bool) -> Any:
+def load_ruleset_yaml(path: Path, *, shipped: bool, snapshot: bool = True) -> Any:
     """A ruleset file. The shipped ones take the fast C loader (start-up time); a user's
     folder gets the same alias-refusing loader as order files, so an alias bomb in it is
     refused instead of expanded. Raises DocumentError with the line."""
     text = decode(read_file_capped(path))
     if not shipped:
         return parse_yaml(text)
+    if snapshot:
+        from assistant.snapshot import parsed
+
+        document = parsed(path, text)
+        if document is not None:
+            return document
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader)

@@ -1,15 +1,20 @@
-"""Start-up wall time of the CLI against a bare `import typer`, and what its imports cost.
+"""Start-up wall time of the CLI against a bare `import typer` and against a minimal typer app,
+and what its imports cost.
 
 Runs, in a round-robin loop (so machine noise hits every command alike), N times each after
-warm-up rounds:
+warm-up rounds (hyperfine-style: warm-up, then repeated runs, median and min):
 
-  (a) python -c "import typer"                                   the baseline
+  (a) python -c "import typer"                                   the baseline of --help
   (b) order-assistant --help
   (c) order-assistant --version
   (d) order-assistant diagnose examples/sla_unavailable.json --json   (offline, stdout discarded)
+  (e) python benchmarks/minimal_typer_app.py diagnose FILE --json --offline --order-id ID
+      a typer app declaring diagnose's options and doing nothing: the baseline of (f)
+  (f) order-assistant diagnose FILE --json --offline --order-id ID
 
-then prints the median and min of each, the ratio of each median to the baseline, and the
-slowest cumulative imports of (b) and (d) as reported by `python -X importtime`.
+then prints the median and min of each, the ratio of each median to its baseline, the
+slowest cumulative imports of (b) and (f) as reported by `python -X importtime`, and what (f)
+adds to (e) phase by phase (`startup_phases.py`: imports, rulesets, engine, diagnosis).
 
 Run from a checkout with the project's venv active:
 
@@ -19,6 +24,7 @@ Run from a checkout with the project's venv active:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -30,7 +36,12 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "examples/sla_unavailable.json"  # relative to REPO_ROOT, the children's cwd
-AIMS = {"--help": 1.3, "diagnose": 2.5}
+ORDER_ID = "702-0000000-0000001"
+DIAGNOSE_ARGS = ["diagnose", EXAMPLE, "--json", "--offline", "--order-id", ORDER_ID]
+MINIMAL_APP = "benchmarks/minimal_typer_app.py"
+AIMS = {"--help": 1.3, "diagnose": 2.5, "diagnose --order-id": 1.25}
+# Each command's ratio is to its baseline: the bare import, or the app with the same options.
+BASELINES = {"diagnose --order-id": "minimal app", "minimal app": 'python -c "import typer"'}
 
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S.*)$")
 
@@ -58,7 +69,14 @@ def _is_python_script(path: Path) -> bool:
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["NO_COLOR"] = "1"
-    for name in ("PYTHONPROFILEIMPORTTIME", "PYTHONDEVMODE", "PYTHONTRACEMALLOC"):
+    # As installed: bytecode cached (the warm-up rounds write it), so a shell that sets
+    # PYTHONDONTWRITEBYTECODE does not time the compilation of the project's sources.
+    for name in (
+        "PYTHONPROFILEIMPORTTIME",
+        "PYTHONDEVMODE",
+        "PYTHONTRACEMALLOC",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
         env.pop(name, None)
     return env
 
@@ -128,6 +146,12 @@ def main() -> int:
         default=3,
         help="-X importtime runs per command; the median per module is shown (3, 0 skips)",
     )
+    parser.add_argument(
+        "--phases",
+        type=int,
+        default=5,
+        help="runs of startup_phases.py; the median per phase is shown (5, 0 skips)",
+    )
     args = parser.parse_args()
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be >= 1 and --warmup >= 0")
@@ -139,11 +163,15 @@ def main() -> int:
         "--help": [*cli, "--help"],
         "--version": [*cli, "--version"],
         "diagnose": [*cli, "diagnose", EXAMPLE, "--json"],
+        "minimal app": [sys.executable, MINIMAL_APP, *DIAGNOSE_ARGS],
+        "diagnose --order-id": [*cli, *DIAGNOSE_ARGS],
     }
     labels = {
         "--help": "order-assistant --help",
         "--version": "order-assistant --version",
         "diagnose": f"order-assistant diagnose {EXAMPLE} --json",
+        "minimal app": f"python {MINIMAL_APP} {' '.join(DIAGNOSE_ARGS)}",
+        "diagnose --order-id": f"order-assistant {' '.join(DIAGNOSE_ARGS)}",
     }
     names = list(commands)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -155,39 +183,57 @@ def main() -> int:
             if round_no >= args.warmup:
                 times[name].append(elapsed)
 
-    baseline = statistics.median(times[names[0]])
+    medians = {name: statistics.median(times[name]) for name in names}
     how = "console script" if len(cli) == 1 else "python -m assistant"
     print(
         f"## Start-up wall time (Python {platform.python_version()}, {platform.system()} "
         f"{platform.machine()}, {args.runs} runs each after {args.warmup} warm-up rounds, "
         f"round-robin, CLI via {how})\n"
     )
-    print("| command | median (ms) | min (ms) | median / baseline | aim |")
-    print("|---|---:|---:|---:|---|")
+    print("| command | median (ms) | min (ms) | median / baseline | baseline | aim |")
+    print("|---|---:|---:|---:|---|---|")
     for name in names:
-        median = statistics.median(times[name])
-        ratio = median / baseline
+        base = BASELINES.get(name, names[0])
+        ratio = medians[name] / medians[base]
         aim = AIMS.get(name)
-        verdict = "baseline" if name == names[0] else "-"
+        verdict = "baseline" if name in (names[0], *BASELINES.values()) else "-"
         if aim is not None:
-            verdict = f"< {aim}x: {'ok' if ratio < aim else 'MISSED'}"
+            verdict = f"<= {aim}x: {'ok' if ratio <= aim else 'MISSED'}"
         print(
-            f"| `{labels.get(name, name)}` | {median * 1000:.0f} | {min(times[name]) * 1000:.0f} "
-            f"| {ratio:.2f}x | {verdict} |"
+            f"| `{labels.get(name, name)}` | {medians[name] * 1000:.0f} "
+            f"| {min(times[name]) * 1000:.0f} | {ratio:.2f}x | {base} | {verdict} |"
         )
 
     if args.importtime_runs > 0:
         help_times = import_times([*cli_importtime, "--help"], env, args.importtime_runs)
         print_import_table("`-X importtime` of `order-assistant --help`", help_times, args.top)
-        diag_times = import_times(
-            [*cli_importtime, "diagnose", EXAMPLE, "--json"], env, args.importtime_runs
-        )
+        diag_times = import_times([*cli_importtime, *DIAGNOSE_ARGS], env, args.importtime_runs)
         print_import_table(
-            f"`-X importtime` of `order-assistant diagnose {EXAMPLE} --json`",
-            diag_times,
-            args.top,
+            f"`-X importtime` of `{labels['diagnose --order-id']}`", diag_times, args.top
         )
+    if args.phases > 0:
+        print_phases(env, args.phases)
     return 0
+
+
+def print_phases(env: dict[str, str], runs: int) -> None:
+    """What `diagnose --order-id` adds to the minimal app, phase by phase, in one process."""
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        proc = subprocess.run(
+            [sys.executable, "benchmarks/startup_phases.py", EXAMPLE, ORDER_ID],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        for phase, ms in json.loads(proc.stdout).items():
+            samples.setdefault(phase, []).append(ms)
+    print(f"\n### Phases of one offline `diagnose --order-id` ({runs} runs, median)\n")
+    print("| phase | ms |")
+    print("|---|---:|")
+    for phase, values in samples.items():
+        print(f"| {phase} | {statistics.median(values):.0f} |")
 
 
 if __name__ == "__main__":

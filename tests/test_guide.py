@@ -394,3 +394,21 @@ def test_the_diagnosis_answers_which_amazon_case_this_is(
     assert "from the diagnosis: A reference code, EAN or seller SKU" in result.stderr
     session = only_session(state)
     assert session["answers"]["contact-amazon.what-was-found@CAM-AZ-42"] == "id_mismatch"  # type: ignore[index]
+
+
+def test_the_operators_thinking_time_is_not_taken_from_the_vtex_deadline() -> None:
+    from assistant.guide import AnswerBook, AnswerKey, ScriptedPrompter
+    from assistant.guide_session import PausingPrompter
+    from assistant.vtex.deadline import Deadline
+
+    now = [0.0]
+    deadline = Deadline(10, clock=lambda: now[0])
+
+    class Thinking(ScriptedPrompter):
+        def confirm(self, key: AnswerKey, question: str) -> bool:
+            now[0] += 60  # a minute at the prompt
+            return True
+
+    prompter = PausingPrompter(Thinking(AnswerBook({}, yes=True)), deadline)
+    assert prompter.confirm(AnswerKey("sku-inactive", "activate", None), "Send it?") is True
+    assert deadline.remaining() == 10

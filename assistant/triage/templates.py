@@ -65,6 +65,9 @@ class Template:
     verdict: Verdict
     store_codes: tuple[tuple[int, frozenset[str]], ...]  # (item, its store-side finding codes)
     csv_findings: tuple[tuple[str, int | None, str, str, str], ...]  # code, item, status, ...
+    # What the renderers read and the JSON leaves out (Diagnosis.summary, .admin_links): the
+    # same for every order of the shape.
+    renderer_fields: dict[str, Any]
 
     def json(self, context: OrderContext) -> str:
         """The order's diagnosis as `Diagnosis.model_dump_json()` writes it."""
@@ -251,6 +254,7 @@ def _template(diagnosis: Diagnosis, items: list[Item]) -> Template | None:
             store_codes.setdefault(item_of[finding.sku_id], set()).add(finding.code)
     verdict, _ = judge(diagnosis)
     return Template(
+        renderer_fields={"summary": diagnosis.summary, "admin_links": diagnosis.admin_links},
         texts=tuple(texts),
         slots=tuple(slots),
         error_code=diagnosis.error.code,
@@ -278,4 +282,5 @@ def _holds_stand_in(text: str) -> bool:
 
 def materialise(template: Template, context: OrderContext) -> Diagnosis:
     """The order's Diagnosis models, from its JSON text."""
-    return Diagnosis.model_validate_json(template.json(context))
+    diagnosis = Diagnosis.model_validate_json(template.json(context))
+    return diagnosis.model_copy(update=template.renderer_fields)

@@ -1,0 +1,74 @@
+"""Start-up: an offline `diagnose --json` loads only what it uses (item 6 of issue 12; the wall
+time itself is measured by benchmarks/bench_startup.py, never asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from assistant.cli import app, app_for
+from tests.conftest import EXAMPLES, REPO
+
+# Runs the CLI's entry point in a fresh interpreter and reports the top-level packages loaded.
+_PROBE = """
+import json, sys
+from assistant.cli import main
+sys.argv = ["order-assistant", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+loaded = sorted({name.split(".")[0] for name in sys.modules})
+sys.stderr.write(json.dumps({"code": code, "modules": loaded}))
+"""
+
+
+def test_offline_diagnose_json_loads_no_yaml_http_terminal_or_thread_pool() -> None:
+    args = ["diagnose", str(EXAMPLES / "sla_unavailable.json"), "--json", "--offline"]
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args, "--order-id", "702-1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(proc.stderr)
+    assert report["code"] == 0
+    assert json.loads(proc.stdout)["order_id"] == "702-1"
+    assert not {"yaml", "httpx", "rich", "concurrent"} & set(report["modules"])
+    assert {"durable", "pydantic"} <= set(report["modules"])  # the engine and models it uses
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["diagnose", "--help"],
+        ["guide", "--help"],
+        ["rules", "list", "--help"],
+        ["plan", "--help"],
+        ["diagnose", "--order-id"],  # an option without its value: the same error
+        ["diagnose", str(EXAMPLES / "sla_unavailable.json"), "--offline", "--json"],
+    ],
+)
+def test_the_app_holding_only_the_invoked_command_behaves_as_the_whole_app(
+    argv: list[str],
+) -> None:
+    runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "120"})
+    whole = runner.invoke(app, argv)
+    only = runner.invoke(app_for(argv), argv)
+    assert (only.exit_code, only.stdout, only.stderr) == (
+        whole.exit_code,
+        whole.stdout,
+        whole.stderr,
+    )
+    assert len(typer.main.get_command(app_for(argv)).commands) == 1  # type: ignore[attr-defined]
+
+
+def test_anything_but_a_command_gets_the_whole_app() -> None:
+    for argv in ([], ["--help"], ["--version"], ["diagnos"]):
+        assert app_for(argv) is app
