@@ -60,13 +60,16 @@ def test_installed_wheel_lists_rules_from_another_directory(wheel: Path, tmp_pat
     # from that folder in its cache, keyed by the folder's URL, so after the project's own install
     # from this checkout (the README's command) it is reused; with a cold or disabled cache it is
     # compiled here (about 10 s). test_install.py builds the folder itself, uncached.
+    # The venv gets no pip of its own (ensurepip: ~3 s); this one installs into it (--python).
     fresh = tmp_path / "venv"
-    venv.create(fresh, with_pip=True)
+    venv.create(fresh, with_pip=False)
     install = subprocess.run(
         [
-            fresh / "bin" / "python",
+            sys.executable,
             "-m",
             "pip",
+            "--python",
+            fresh / "bin" / "python",
             "install",
             "-q",
             "--disable-pip-version-check",
