@@ -7,6 +7,7 @@ The first five are regressions: earlier builds confirmed the wrong cause in each
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
+import assistant.vtex.recording as recording
 from assistant.fixes import plan_link_trade_policy
 from assistant.vtex import VtexClient, VtexConfig
 from tests.test_online import KEY, NOT_IN_STORE, TOKEN, UNAUTHORIZED, Run, order
@@ -29,6 +31,13 @@ SALES_POLICY_LINK = f"/api/catalog/pvt/product/91070/salespolicy/{TRADE_POLICY}"
 def server() -> Iterator[VtexServer]:
     with VtexServer(require_keys=(KEY, TOKEN)) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def no_real_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A route answering 500 is retried; the client's backoff (3.5 s a lookup) is not slept."""
+    no_sleep = functools.partial(VtexClient, sleep=lambda _: None)
+    monkeypatch.setattr(recording, "VtexClient", no_sleep)
 
 
 @pytest.fixture

@@ -16,6 +16,10 @@ from tests.conftest import EXAMPLES, REPO
 ORDER = str(EXAMPLES / "sku_inactive.json")
 PROMPT = re.compile(r"\[y/n\]")
 RESUME = re.compile(r"guide --resume ([0-9]{8}-[0-9]{6}-[0-9a-f]{6})")
+# How long expect() may wait for text before failing. It returns as soon as the text arrives, so
+# a green run never waits this long; it is only the bound on a hang. A loaded machine (the suite
+# runs on every core, or CI runs two Pythons) can take seconds to start the child's interpreter.
+EXPECT_TIMEOUT = 180
 
 
 def spawn(state: Path, *args: str) -> pexpect.spawn:
@@ -31,7 +35,7 @@ def spawn(state: Path, *args: str) -> pexpect.spawn:
         cwd=str(REPO),
         env=env,
         encoding="utf-8",
-        timeout=30,
+        timeout=EXPECT_TIMEOUT,
         dimensions=(40, 100),
     )
 
@@ -44,7 +48,16 @@ def answer_until(child: pexpect.spawn, replies: list[str]) -> None:
 
 
 def finish(child: pexpect.spawn) -> int:
+    """Read to the end of the output, then the child's exit status."""
     child.expect(pexpect.EOF)
+    return exited(child)
+
+
+def exited(child: pexpect.spawn) -> int:
+    """The exit status of a child whose output was read to the end. It waits for the child to
+    exit by itself: close() alone would signal one still saving its session after closing the
+    terminal, as it may be under load."""
+    child.wait()
     child.close()
     assert child.exitstatus is not None, child.signalstatus
     return child.exitstatus
@@ -72,8 +85,7 @@ def test_answer_interrupt_resume_and_finish(tmp_path: Path) -> None:
     resumed.sendline("y")
     while resumed.expect([PROMPT, pexpect.EOF]) == 0:
         resumed.sendline("y")
-    resumed.close()
-    assert resumed.exitstatus == 0
+    assert exited(resumed) == 0
     done = SessionStore(tmp_path).load(session_id)
     assert done.status == "done"
     assert done.history[-1].step == "reprocess"
@@ -86,6 +98,7 @@ def test_the_session_survives_a_kill_between_steps(tmp_path: Path) -> None:
     child.expect(PROMPT)  # waiting at the second question
     child.kill(signal.SIGKILL)
     child.expect(pexpect.EOF)
+    child.wait()
     child.close()
     assert child.signalstatus == signal.SIGKILL
 
@@ -96,8 +109,7 @@ def test_the_session_survives_a_kill_between_steps(tmp_path: Path) -> None:
     resumed = spawn(tmp_path, "--resume", saved.id)
     while resumed.expect([PROMPT, pexpect.EOF]) == 0:
         resumed.sendline("y")
-    resumed.close()
-    assert resumed.exitstatus == 0
+    assert exited(resumed) == 0
     done = SessionStore(tmp_path).load(saved.id)
     assert done.status == "done"
     assert [r.step for r in done.history].count(first) == 1  # answered once, kept
@@ -109,9 +121,7 @@ def test_not_done_pauses_the_session(tmp_path: Path) -> None:
     child = spawn(tmp_path, ORDER)
     # inactive; activated by hand; still not active; the fixes it suggests are not done yet
     answer_until(child, ["n", "y", "n", "n"])
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 1
+    assert finish(child) == 1
     (saved,) = SessionStore(tmp_path).sessions()
     assert saved.status == "paused"
     assert "guide --resume" in (child.before or "")

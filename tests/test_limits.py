@@ -47,6 +47,13 @@ SIMULATION = "POST /api/checkout/pub/orderForms/simulation"
 HEADER = "order_id,error_message,sku_id,quantity,postal_code,country,affiliate_id"
 DEEP = "[" * 100_000 + "]" * 100_000
 ORDER = ["--order-id", "702-1", "-m", INACTIVE, "--sku", "1070"]
+# The bound on waiting for something that happens at once when the code is right (a process
+# ending on Ctrl-C, a request arriving): reached only on a hang, so a loaded machine never trips
+# it. No test asserts how long anything took.
+HANG_SECONDS = 60.0
+# A lookup only Ctrl-C ends: the answer comes a byte every 10 s (each read well within the
+# client's 15 s read timeout), so the whole would take hours, past the run's --timeout of 1 h.
+HELD = {"trickle": 10.0, "text": " " * 1000}
 
 
 @pytest.fixture(scope="module")
@@ -161,9 +168,10 @@ def test_the_deadline_stands_still_while_paused_and_cancel_ends_every_wait() -> 
     assert deadline.expired
     cancelled = Deadline()
     cancelled.cancel()
-    started = time.monotonic()
-    cancelled.wait(30)  # returns at once
-    assert time.monotonic() - started < 5
+    waiting = threading.Thread(target=cancelled.wait, args=(3600,), daemon=True)
+    waiting.start()
+    waiting.join(HANG_SECONDS)
+    assert not waiting.is_alive()  # the hour's wait returned: it was cut short, not waited out
     assert cancelled.describe() == "interrupted"
 
 
@@ -187,16 +195,16 @@ class _Output:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    def wait_for(self, condition: Callable[[], bool], timeout: float = HANG_SECONDS) -> None:
         with self._changed:
             assert self._changed.wait_for(condition, timeout), self.data[-500:]
 
     def finish(self) -> str:
-        self._thread.join(10)
+        self._thread.join(HANG_SECONDS)
         return self.data.decode("utf-8")
 
 
-def _poll(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+def _poll(condition: Callable[[], bool], timeout: float = HANG_SECONDS) -> None:
     """Wait for something another process causes (a request reaching the server)."""
     ends = time.monotonic() + timeout
     tick = threading.Event()
@@ -218,15 +226,15 @@ def _start(server: VtexServer, args: list[str], cwd: Path) -> subprocess.Popen[b
         )
 
 
-def _interrupt(process: subprocess.Popen[bytes]) -> tuple[int, float]:
-    sent = time.monotonic()
+def _interrupt(process: subprocess.Popen[bytes]) -> int:
+    """Ctrl-C, and the exit code. The lookup in flight is HELD for hours: a run that ends
+    within HANG_SECONDS ended at once rather than waiting for it."""
     process.send_signal(signal.SIGINT)
     try:
-        code = process.wait(timeout=10)
+        return process.wait(timeout=HANG_SECONDS)
     except subprocess.TimeoutExpired:
         process.kill()
         raise
-    return code, time.monotonic() - sent
 
 
 def test_ctrl_c_during_a_slow_triage_ends_at_once_and_keeps_the_results(
@@ -234,22 +242,22 @@ def test_ctrl_c_during_a_slow_triage_ends_at_once_and_keeps_the_results(
 ) -> None:
     slow = SKU_CONTEXT.format("1071")
     scenario = healthy_store("1070", "1071", "1072").scenario()
-    scenario["routes"][slow] = {"delay": 60.0, "body": {}}
+    scenario["routes"][slow] = HELD
     server.set_scenario(scenario)
     server.clear_requests()
     out = tmp_path / "out.csv"
     path = backlog(tmp_path, "1070", "1071", "1072")
     args = ["triage", str(path), "--online", "--json", "--csv", str(out), "--concurrency", "2"]
+    args += ["--timeout", "3600"]
     with _start(server, args, tmp_path) as process:
         output = _Output(process.stdout)
         # The first order is written, and the slow lookup is in flight.
         output.wait_for(lambda: b'"row": 2,' in output.data)
         _poll(lambda: server.count("GET", slow.split(" ", 1)[1]) >= 1)
-        code, took = _interrupt(process)
+        code = _interrupt(process)
         text = output.finish()
     stderr = (tmp_path / "stderr.txt").read_text()
     assert code == 130, stderr
-    assert took < 2.0, f"took {took:.1f} s to stop"
     document = json.loads(text)  # one whole JSON document, partial
     rows = [o["row"] for o in document["orders"]]
     assert 2 in rows
@@ -263,16 +271,16 @@ def test_ctrl_c_during_a_slow_triage_ends_at_once_and_keeps_the_results(
 def test_ctrl_c_during_a_slow_diagnosis_ends_at_once(server: VtexServer, tmp_path: Path) -> None:
     slow = SKU_CONTEXT.format("1070")
     scenario = healthy_store("1070").scenario()
-    scenario["routes"][slow] = {"delay": 60.0, "body": {}}
+    scenario["routes"][slow] = HELD
     server.set_scenario(scenario)
     server.clear_requests()
-    with _start(server, ["diagnose", *order_args(), "--online", "--json"], tmp_path) as process:
+    args = ["diagnose", *order_args(), "--online", "--json", "--timeout", "3600"]
+    with _start(server, args, tmp_path) as process:
         output = _Output(process.stdout)
         _poll(lambda: server.count("GET", slow.split(" ", 1)[1]) >= 1)
-        code, took = _interrupt(process)
+        code = _interrupt(process)
         text = output.finish()
     assert code == 130, (tmp_path / "stderr.txt").read_text()
-    assert took < 2.0, f"took {took:.1f} s to stop"
     assert text == ""  # no half diagnosis on stdout
 
 

@@ -54,15 +54,22 @@ def test_wheel_carries_the_declarative_files(wheel: Path) -> None:
 
 @pytest.mark.slow
 def test_installed_wheel_lists_rules_from_another_directory(wheel: Path, tmp_path: Path) -> None:
-    # A real install of the wheel, with its dependencies, into a fresh venv: pip takes them from
-    # PyPI, or from its cache (durable-rules' compiled wheel from the project's own install).
+    # A real install of the wheel, with its dependencies, into a fresh venv. The published ones
+    # come from the index (or pip's cache). durable-rules comes from the folder the wheel's
+    # metadata names (this checkout's build_support/durable-rules): pip keeps the wheel it built
+    # from that folder in its cache, keyed by the folder's URL, so after the project's own install
+    # from this checkout (the README's command) it is reused; with a cold or disabled cache it is
+    # compiled here (about 10 s). test_install.py builds the folder itself, uncached.
+    # The venv gets no pip of its own (ensurepip: ~3 s); this one installs into it (--python).
     fresh = tmp_path / "venv"
-    venv.create(fresh, with_pip=True)
+    venv.create(fresh, with_pip=False)
     install = subprocess.run(
         [
-            fresh / "bin" / "python",
+            sys.executable,
             "-m",
             "pip",
+            "--python",
+            fresh / "bin" / "python",
             "install",
             "-q",
             "--disable-pip-version-check",
