@@ -459,17 +459,17 @@ def triage(
     summary = Summary()
     with _user_errors():
         columns = parse_column_mapping(column or [])
-        if csv_out is not None:
-            from assistant.outfiles import check_output
+        from assistant.outfiles import check_output
 
+        if csv_out is not None:
             check_output(csv_out, [file], "the CSV report")
+        if plan is not None:
+            # Refused before anything runs or is written: a plan needs VTEX, and its file
+            # must not replace the export or the CSV report.
+            check_output(plan, [file, csv_out], "the plan")
+            _plan_needs_vtex(online)
         rows = read_orders(file, columns)
         diagnoser = _diagnoser(rules_dir)
-        if plan is not None and online is False:
-            _fail(
-                "--plan needs online checks (a plan rests on what VTEX says); drop --offline",
-                EXIT_USAGE,
-            )
         with (
             _vtex(
                 online, None, None, timeout=timeout, default_timeout=DEFAULT_TRIAGE_SECONDS
@@ -535,6 +535,23 @@ def _plan_builder(
 
     playbooks = load_playbooks((), rulebook=diagnoser.rulebook)
     return PlanBuilder(client, playbooks, source=file.name)
+
+
+def _plan_needs_vtex(online: bool | None) -> None:
+    import os
+
+    from assistant.config import credentials_configured
+
+    if online is False:
+        _fail(
+            "--plan needs online checks (a plan rests on what VTEX says); drop --offline",
+            EXIT_USAGE,
+        )
+    if not credentials_configured(os.environ):
+        _fail(
+            "--plan needs online checks: set VTEX_ACCOUNT, VTEX_APP_KEY and VTEX_APP_TOKEN",
+            EXIT_USAGE,
+        )
 
 
 class _WholeResults:

@@ -23,7 +23,7 @@ import hashlib
 import io
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,9 +144,12 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def plan_digest(account: str, fixes: Iterable[PlannedFix]) -> str:
-    """The digest of the state a plan was computed from: its account and every fix's state."""
-    return digest([account, sorted((fix.id, fix.state_digest) for fix in fixes)])
+def plan_digest(plan: Plan) -> str:
+    """The digest of the whole plan but the digest itself: the state every fix rests on, and
+    what apply does with it (paths, orders, evidence, the orders it re-verifies, when it was
+    made). A plan edited after triage wrote it no longer matches; a new plan written under an
+    old one's name does not either, so the old progress file is not taken for its own."""
+    return digest(plan.model_dump(mode="json", exclude={"state_digest"}))
 
 
 # ---- building the plan from triage results -----------------------------------------------------
@@ -211,11 +214,11 @@ class PlanBuilder:
     def build(self) -> Plan:
         fixes = sorted(self._fixes.values(), key=lambda fix: (-len(fix.orders), fix.id))
         account = self.client.config.account
-        return Plan(
+        plan = Plan(
             account=account,
             created_at=now(),
             source=self.source,
-            state_digest=plan_digest(account, fixes),
+            state_digest="",
             fixes=fixes,
             manual=sorted(
                 self._manual.values(), key=lambda g: (g.admin_screen, -len(g.orders), g.finding)
@@ -226,6 +229,7 @@ class PlanBuilder:
             orders=self._orders,
             not_blocked=self._not_blocked,
         )
+        return plan.model_copy(update={"state_digest": plan_digest(plan)})
 
     # ---- one finding ------------------------------------------------------------------------
 
@@ -385,11 +389,11 @@ def load_plan(path: Path) -> Plan:
             raise InputError(
                 str(path), f"fixes.{index}.state: does not match its state_digest (edited?)"
             )
-    if plan_digest(plan.account, plan.fixes) != plan.state_digest:
+    if plan_digest(plan) != plan.state_digest:
         raise InputError(
             str(path),
-            "state_digest: the fixes do not match the plan's digest; the plan was edited after "
-            "triage wrote it: run `triage --plan` again",
+            "state_digest: the plan does not match its digest; it was edited after triage "
+            "wrote it: run `triage --plan` again",
         )
     return plan
 
@@ -514,17 +518,21 @@ class Applier:
     def _one(self, fix: PlannedFix) -> FixResult:
         assert self.client is not None
         entry = self.progress.get(fix.id) if self.progress is not None else None
-        if entry is not None and entry.status == "done":
-            return FixResult(fix, "done_before", entry.outcome)
-        # A `sending` entry: the process stopped while the write was out. The re-read below
-        # settles it: already right means it went through, and nothing is sent again.
-        interrupted = entry is not None
+        # Every fix is re-read, a `done` one too: the progress file says what an earlier run
+        # did, the re-read says whether it still holds (a SKU switched off again is written
+        # again; one still right is not). A `sending` entry (the process stopped while the
+        # write was out) is settled the same way: already right means it went through.
+        interrupted = entry is not None and entry.status == "sending"
         try:
             decision = self._decide(fix)
         except (VtexApiError, LookupError, ValueError) as exc:
             text = self.client.redact(exc.message if isinstance(exc, VtexApiError) else str(exc))
             self._audit(fix, "failed", f"could not re-read: {text}")
             return FixResult(fix, "failed", f"could not re-read: {text}")
+        done_before = entry is not None and entry.status == "done"
+        if isinstance(decision, FixResult) and done_before and decision.outcome == "already_fixed":
+            assert entry is not None
+            return FixResult(fix, "done_before", entry.outcome)
         if isinstance(decision, FixResult):
             if decision.outcome == "already_fixed" and interrupted:
                 decision = FixResult(fix, "written", "sent before the interruption; re-read: done")
@@ -734,11 +742,11 @@ def check_account(plan: Plan, account: str | None) -> None:
 
 def dry_run_exit_code(plan: Plan, results: Sequence[FixResult]) -> int:
     """A dry-run re-verifies no order, so it vouches only for what its re-reads saw: 0 when
-    every order of the plan rests solely on fixes found already made; 3 when a fix could not
-    be re-read or changed since the plan; else 1 (a write, a manual step or an escalation
-    remains)."""
+    every order of the plan rests solely on fixes found already made; 3 when a fix was not
+    re-read (no credentials, or the read failed) or changed since the plan; else 1 (a write, a
+    manual step or an escalation remains)."""
     outcomes = {result.fix.id: result.outcome for result in results}
-    if any(outcome in ("failed", "changed") for outcome in outcomes.values()):
+    if any(outcome in ("failed", "changed", "not_read") for outcome in outcomes.values()):
         return EXIT_UNDECIDED
     elsewhere = {order for group in plan.manual for order in group.orders} | {
         order for escalation in plan.escalations for order in escalation.orders

@@ -752,6 +752,18 @@ class _Builder:
         for path, key, section, name, message in self._references:
             if name not in self._declared[section]:
                 self.add(path, key, message)
+        for rule in self.rules.values():
+            # {check_<name>} renders that check's detail: an unknown name would print nothing.
+            for _, placeholder, _, _ in string.Formatter().parse(rule.evidence):
+                if not placeholder or not placeholder.startswith("check_"):
+                    continue
+                check = placeholder.removeprefix("check_")
+                if check not in self.checks:
+                    self.add(
+                        rule.source,
+                        f"rules.{rule.name}.evidence",
+                        f"template field {{{placeholder}}} names no declared check {check!r}",
+                    )
         if UNRECOGNIZED not in self._declared["error"]:
             self.add(
                 self.sources[0] if self.sources else "rulesets",

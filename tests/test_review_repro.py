@@ -254,3 +254,112 @@ def test_guide_does_not_link_to_a_sales_channel_the_affiliate_contradicts(
     args = [*order(WITHOUT_TRADE_POLICY, sales_channel="1"), "--apply", "--yes"]
     run("guide", *args, scenario=scenario)
     assert [w.path for w in server.writes()] == []
+
+
+# ---- plan files: a new plan is its own, an edited one is refused ------------------------------
+
+
+def test_a_new_plan_written_over_an_old_one_is_applied_afresh(
+    run: Run, server: VtexServer, tmp_path: Path
+) -> None:
+    plan = write_plan(run, tmp_path)
+    store = plan_store(sku_active=False)
+    server.set_store(store)
+    server.clear_requests()
+    first = run_live(run, "plan", "apply", str(plan), "--apply", "--yes")
+    assert [w.path for w in server.writes()] == ["/api/catalog/pvt/stockkeepingunit/1070"]
+    assert first.exit_code == 1, first.stderr  # the stock order stays blocked
+    # The SKU is switched off again; a new triage writes a new plan under the same name.
+    store.skus["1070"].active = False
+    store.skus["1070"].record = None
+    plan.unlink()
+    write_plan(run, tmp_path)
+    server.set_store(store)
+    server.clear_requests()
+    run_live(run, "plan", "apply", str(plan), "--apply", "--yes")
+    assert [w.path for w in server.writes()] == ["/api/catalog/pvt/stockkeepingunit/1070"]
+
+
+def run_live(run: Run, *args: str) -> Result:
+    """Like `run`, but against the server's live (stateful) store, which carries out writes."""
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from tests.vtex_server import env_for
+
+    env = {**env_for(run.server, app_key=KEY, app_token=TOKEN), "NO_COLOR": "1"}
+    return CliRunner(env=env).invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("path", "/api/catalog/pvt/stockkeepingunit/3333"),
+        ("orders", ["702-9999999-9999999"]),
+        ("evidence", ["edited"]),
+    ],
+)
+def test_a_plan_edited_by_hand_is_refused(
+    field: str, value: object, run: Run, tmp_path: Path
+) -> None:
+    plan = write_plan(run, tmp_path)
+    document = json.loads(plan.read_text())
+    document["fixes"][0][field] = value
+    plan.write_text(json.dumps(document))
+    result = run("plan", "show", str(plan))
+    assert result.exit_code == 2
+    assert "edited" in result.stderr
+    assert "state_digest" in result.stderr
+
+
+def test_plan_must_not_overwrite_the_export_or_the_csv_report(run: Run, tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(CSV)
+    result = run("triage", str(orders), "--plan", str(orders), store=plan_store(sku_active=False))
+    assert result.exit_code == 2
+    assert orders.read_text() == CSV
+    report = tmp_path / "report.csv"
+    result = run(
+        "triage",
+        str(orders),
+        "--csv",
+        str(report),
+        "--plan",
+        str(report),
+        store=plan_store(sku_active=False),
+    )
+    assert result.exit_code == 2
+    assert not report.exists()
+
+
+def test_plan_without_credentials_writes_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    orders, report = tmp_path / "orders.csv", tmp_path / "report.csv"
+    orders.write_text(CSV)
+    env: dict[str, str | None] = dict.fromkeys(
+        ("VTEX_ACCOUNT", "VTEX_APP_KEY", "VTEX_APP_TOKEN", "VTEX_BASE_URL")
+    )
+    result = CliRunner(env=env).invoke(
+        app,
+        ["triage", str(orders), "--plan", str(tmp_path / "p.json"), "--json", "--csv", str(report)],
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert not report.exists()
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_a_dry_run_without_credentials_cannot_decide(run: Run, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    plan = write_plan(run, tmp_path)
+    env: dict[str, str | None] = dict.fromkeys(
+        ("VTEX_ACCOUNT", "VTEX_APP_KEY", "VTEX_APP_TOKEN", "VTEX_BASE_URL")
+    )
+    result = CliRunner(env=env).invoke(app, ["plan", "apply", str(plan)])
+    assert result.exit_code == 3, result.stdout

@@ -76,6 +76,11 @@ error:
         "error.patterns[0]",
         "does not compile",
     ),
+    "evidence-unknown-check": (
+        GOOD_RULE.format(name="r_evidence").replace("a test rule", "{check_nope}"),
+        "rules.r_evidence.evidence",
+        "names no declared check 'nope'",
+    ),
     "named-cause-unknown": (
         """
 error:
