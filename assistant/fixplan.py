@@ -40,7 +40,13 @@ from assistant.errors import (
     UsageError,
     VtexApiError,
 )
-from assistant.fixes import FixPlan, plan_activate_sku, plan_link_trade_policy
+from assistant.fixes import (
+    PRODUCT_POLICY_PATH,
+    SKU_RECORD_PATH,
+    FixPlan,
+    plan_activate_sku,
+    plan_link_trade_policy,
+)
 from assistant.models import Diagnosis, Finding, OrderContext, Verdict
 from assistant.outfiles import write_atomic
 from assistant.sessions import AuditEntry, SessionStore, now
@@ -265,53 +271,53 @@ class PlanBuilder:
         return self._link(sku.Id, sku.ProductId, trade_policy_id, policies)
 
     def _activate(self, sku_id: str, product_id: str, active: bool) -> PlannedFix:
-        fix_id = f"activate_sku:{sku_id}"
-        if fix_id not in self._fixes:
-            state = {"sku_id": sku_id, "ProductId": product_id, "IsActive": active}
-            self._fixes[fix_id] = PlannedFix(
-                id=fix_id,
-                action="activate_sku",
-                finding="sku_inactive",
-                sku_ids=[sku_id],
-                product_id=product_id,
-                method="PUT",
-                path=f"/api/catalog/pvt/stockkeepingunit/{sku_id}",
-                summary=f"activate SKU {sku_id} (the full record read back, IsActive: true)",
-                orders=[],
-                evidence=[],
-                state=state,
-                state_digest=digest(state),
-            )
-        return self._fixes[fix_id]
+        return self._planned(
+            f"activate_sku:{sku_id}",
+            {"sku_id": sku_id, "ProductId": product_id, "IsActive": active},
+            action="activate_sku",
+            finding="sku_inactive",
+            sku_ids=[sku_id],
+            product_id=product_id,
+            method="PUT",
+            path=SKU_RECORD_PATH.format(sku_id=sku_id),
+            summary=f"activate SKU {sku_id} (the full record read back, IsActive: true)",
+        )
 
     def _link(
         self, sku_id: str, product_id: str, trade_policy_id: str, policies: list[str]
     ) -> PlannedFix:
-        fix_id = f"link_trade_policy:{product_id}:{trade_policy_id}"
-        fix = self._fixes.get(fix_id)
-        if fix is None:
-            state = {
+        fix = self._planned(
+            f"link_trade_policy:{product_id}:{trade_policy_id}",
+            {
                 "product_id": product_id,
                 "trade_policy_id": trade_policy_id,
                 "trade_policies": policies,
-            }
-            fix = self._fixes[fix_id] = PlannedFix(
+            },
+            action="link_trade_policy",
+            finding="sku_not_in_trade_policy",
+            sku_ids=[],
+            product_id=product_id,
+            trade_policy_id=trade_policy_id,
+            method="POST",
+            path=PRODUCT_POLICY_PATH.format(product_id=product_id, trade_policy_id=trade_policy_id),
+            summary=f"link product {product_id} to trade policy {trade_policy_id}",
+        )
+        _append_once(fix.sku_ids, sku_id)  # several SKUs of one product share one link
+        return fix
+
+    def _planned(self, fix_id: str, state: dict[str, Any], **request: Any) -> PlannedFix:
+        """The fix with that id, planned once from the state it rests on; later orders reuse
+        it and add themselves to its orders."""
+        if fix_id not in self._fixes:
+            self._fixes[fix_id] = PlannedFix(
                 id=fix_id,
-                action="link_trade_policy",
-                finding="sku_not_in_trade_policy",
-                sku_ids=[],
-                product_id=product_id,
-                trade_policy_id=trade_policy_id,
-                method="POST",
-                path=f"/api/catalog/pvt/product/{product_id}/salespolicy/{trade_policy_id}",
-                summary=f"link product {product_id} to trade policy {trade_policy_id}",
                 orders=[],
                 evidence=[],
                 state=state,
                 state_digest=digest(state),
+                **request,
             )
-        _append_once(fix.sku_ids, sku_id)
-        return fix
+        return self._fixes[fix_id]
 
     def _manual_step(self, finding: Finding, order_id: str) -> None:
         playbook = self.playbooks.get(finding.playbook)
