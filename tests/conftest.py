@@ -13,8 +13,9 @@ from typer.testing import CliRunner, Result
 from assistant.cli import app
 from assistant.diagnose import Diagnoser, compile_rulebook
 
-# The VTEX client fakes and their fixtures (fake_time, make_client, client, vtex).
-pytest_plugins = ["tests.vtex_fakes"]
+# The VTEX client fakes and their fixtures (fake_time, make_client, client, vtex), and the
+# loopback server's CLI fixtures (server, run, no_real_waits).
+pytest_plugins = ["tests.vtex_fakes", "tests.loopback"]
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

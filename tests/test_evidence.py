@@ -7,43 +7,23 @@ The first five are regressions: earlier builds confirmed the wrong cause in each
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import Result
 
-import assistant.vtex.recording as recording
 from assistant.fixes import plan_link_trade_policy
 from assistant.vtex import VtexClient, VtexConfig
 from tests.test_online import KEY, NOT_IN_STORE, TOKEN, UNAUTHORIZED, Run, order
 from tests.vtex_server import VtexServer, env_for
 from tests.vtex_store import AMAZON_WAREHOUSE, TRADE_POLICY, Sku, Store
 
+# The loopback server and the CLI runner come from tests/loopback.py (a conftest plugin).
+pytestmark = pytest.mark.usefixtures("no_real_waits")
+
 SLA = "No available sla to deliver this order"
 WITHOUT_TRADE_POLICY = "SKU without trade policy"
 SALES_POLICY_LINK = f"/api/catalog/pvt/product/91070/salespolicy/{TRADE_POLICY}"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[VtexServer]:
-    with VtexServer(require_keys=(KEY, TOKEN)) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def no_real_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A route answering 500 is retried; the client's backoff (3.5 s a lookup) is not slept."""
-    no_sleep = functools.partial(VtexClient, sleep=lambda _: None)
-    monkeypatch.setattr(recording, "VtexClient", no_sleep)
-
-
-@pytest.fixture
-def run(server: VtexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("ORDER_ASSISTANT_STATE_DIR", str(tmp_path / "state"))
-    return Run(server)
 
 
 def statuses(result: Result) -> dict[tuple[str, str | None], str]:

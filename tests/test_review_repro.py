@@ -7,46 +7,25 @@ Driven like tests/test_evidence.py: the CLI against the loopback VTEX server.
 from __future__ import annotations
 
 import copy
-import functools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import Result
 
-import assistant.vtex.recording as recording
-from assistant.vtex import VtexClient
 from tests.test_online import KEY, NOT_IN_STORE, TOKEN, Run, order
 from tests.vtex_server import VtexServer
 from tests.vtex_store import AMAZON_WAREHOUSE, Sku, Store
+
+# The loopback server and the CLI runner come from tests/loopback.py (a conftest plugin).
+pytestmark = pytest.mark.usefixtures("no_real_waits")
 
 SLA = "No available sla to deliver this order"
 OUT_OF_STOCK = "Order with SKU out of stock"
 WITHOUT_TRADE_POLICY = "SKU without trade policy"
 SKU_CONTEXT = "GET /api/catalog_system/pvt/sku/stockkeepingunitbyid/1070"
 TRADE_POLICY_ROUTE = "GET /api/catalog_system/pub/saleschannel/3"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[VtexServer]:
-    with VtexServer(require_keys=(KEY, TOKEN)) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def no_real_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A 500 is retried with backoff: record the waits instead of sleeping them.
-    monkeypatch.setattr(
-        recording, "VtexClient", functools.partial(VtexClient, sleep=lambda _: None)
-    )
-
-
-@pytest.fixture
-def run(server: VtexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("ORDER_ASSISTANT_STATE_DIR", str(tmp_path / "state"))
-    return Run(server)
 
 
 def with_routes(store: Store, routes: dict[str, object]) -> dict[str, object]:
