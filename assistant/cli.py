@@ -144,10 +144,10 @@ def _problems_found(problems: "list[Problem]") -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _diagnoser(rules_dirs: list[Path] | None) -> "Diagnoser":
+def _diagnoser(rules_dirs: list[Path] | None, *, use_snapshot: bool = True) -> "Diagnoser":
     from assistant.diagnose import compile_rulebook
 
-    return compile_rulebook(rules_dirs or [])
+    return compile_rulebook(rules_dirs or [], use_snapshot=use_snapshot)
 
 
 # Options shared by the commands that read one order context.
@@ -837,7 +837,8 @@ def rules_validate(
     from assistant.errors import RulesetError
 
     try:
-        diagnoser = _diagnoser([directory] if directory else [])
+        # The files themselves, not the snapshot of the shipped ones: this is the check.
+        diagnoser = _diagnoser([directory] if directory else [], use_snapshot=False)
     except RulesetError as exc:
         _problems_found(exc.problems)
     rulebook = diagnoser.rulebook

@@ -88,7 +88,7 @@ class Diagnoser:
                 code=classification.code,
                 title=error_spec.title,
                 message=context.error_message,
-                params=classification.params,
+                params=dict(classification.params),
             ),
             findings=findings,
             checks=[
@@ -127,10 +127,11 @@ def engine_rules(
     }
 
 
-def compile_rulebook(extra_dirs: Sequence[Path] = ()) -> Diagnoser:
+def compile_rulebook(extra_dirs: Sequence[Path] = (), *, use_snapshot: bool = True) -> Diagnoser:
     """Load and validate the rulesets, then let the engine compile them. An engine rejection
-    is traced back to the rule (file and key) that causes it."""
-    rulebook = load_rulebook(extra_dirs)
+    is traced back to the rule (file and key) that causes it. `use_snapshot=False` validates
+    the shipped files even when their validated snapshot is current."""
+    rulebook = load_rulebook(extra_dirs, use_snapshot=use_snapshot)
     try:
         return Diagnoser(rulebook)
     except EngineError as whole:
