@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from assistant.errors import VtexApiError
 from assistant.models import Item, OrderContext, Outcome, canonical_trade_policy_id
@@ -90,11 +91,10 @@ class _Skip(Exception):
         self.blocked = blocked
 
 
-@dataclass(frozen=True)
-class _Observation:
+class _Observation(NamedTuple):
     outcome: Outcome
     detail: str
-    facts: Mapping[str, Any] = field(default_factory=dict)
+    facts: Mapping[str, Any] = MappingProxyType({})
 
 
 def _passed(detail: str, **facts: Any) -> _Observation:
@@ -561,8 +561,7 @@ def _check_sales_channel_active(
     return _passed(f"sales channel {channel} ({policy.Name}) exists and is active", exists=True)
 
 
-@dataclass(frozen=True)
-class _ProductPolicies:
+class _ProductPolicies(NamedTuple):
     """What the trade-policy checks read about one SKU's product."""
 
     sku: SkuContext
@@ -697,8 +696,7 @@ def _listed(ids: Iterable[str]) -> str:
     return "[" + ", ".join(sorted(ids, key=lambda i: (len(i), i))) + "]"
 
 
-@dataclass(frozen=True)
-class _Logistics:
+class _Logistics(NamedTuple):
     """What the dock and stock checks both read about one SKU."""
 
     sku: SkuContext

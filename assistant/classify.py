@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from assistant.rulesets import UNRECOGNIZED, RuleBook
 
@@ -29,10 +31,9 @@ _LEADING_LABEL = re.compile(r"^(?:error|erro|erreur)\s*[:\-]\s*", re.IGNORECASE)
 _QUOTES = "`\"'"
 
 
-@dataclass(frozen=True)
-class Classification:
+class Classification(NamedTuple):
     code: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = MappingProxyType({})
     # The causes the wording names ("Negative inventory"): listed first, never confirmed by it.
     named: tuple[str, ...] = ()
 

@@ -14,7 +14,7 @@ The CLI maps these to exit codes in one place; the core never prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_ACTION_NEEDED = 1
@@ -54,8 +54,7 @@ class UsageError(AssistantError):
     pass
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong in a declarative file: where it is and what is wrong."""
 
     path: str

@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TextIO
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -31,8 +30,7 @@ if TYPE_CHECKING:
     from assistant.triage import Summary, Triaged
 
 
-@dataclass(frozen=True)
-class PlanOutcome:
+class PlanOutcome(NamedTuple):
     """What `plan apply` did: the result document (also saved beside the plan) and the parts
     the text report lists."""
 

@@ -4,8 +4,10 @@ time itself is measured by benchmarks/bench_startup.py, never asserted here)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import typer.main
@@ -16,7 +18,7 @@ from tests.conftest import EXAMPLES, REPO
 
 # Runs the CLI's entry point in a fresh interpreter and reports the top-level packages loaded.
 _PROBE = """
-import json, sys
+import json, os, sys
 from assistant.cli import main
 sys.argv = ["order-assistant", *sys.argv[1:]]
 try:
@@ -24,24 +26,43 @@ try:
 except SystemExit as exc:
     code = exc.code
 loaded = sorted({name.split(".")[0] for name in sys.modules})
-sys.stderr.write(json.dumps({"code": code, "modules": loaded}))
+ours = sorted(name for name in sys.modules if name.startswith("assistant."))
+plugins = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+sys.stderr.write(json.dumps({"code": code, "modules": loaded, "ours": ours, "plugins": plugins}))
 """
 
 
-def test_offline_diagnose_json_loads_no_yaml_http_terminal_or_thread_pool() -> None:
-    args = ["diagnose", str(EXAMPLES / "sla_unavailable.json"), "--json", "--offline"]
+def _probe(args: list[str], **env: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args, "--order-id", "702-1"],
+        [sys.executable, "-c", _PROBE, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **env},
     )
-    report = json.loads(proc.stderr)
+    report: dict[str, Any] = json.loads(proc.stderr)
+    report["stdout"] = proc.stdout
+    return report
+
+
+def test_offline_diagnose_json_loads_no_yaml_http_terminal_or_thread_pool() -> None:
+    args = ["diagnose", str(EXAMPLES / "sla_unavailable.json"), "--json", "--offline"]
+    report = _probe([*args, "--order-id", "702-1"])
     assert report["code"] == 0
-    assert json.loads(proc.stdout)["order_id"] == "702-1"
+    assert json.loads(report["stdout"])["order_id"] == "702-1"
     assert not {"yaml", "httpx", "rich", "concurrent"} & set(report["modules"])
     assert {"durable", "pydantic"} <= set(report["modules"])  # the engine and models it uses
+    # The shipped rulesets come validated from their snapshot (assistant/snapshot.py).
+    assert "assistant.ruleset_schema" not in report["ours"]
+    assert "assistant.rulesets" in report["ours"]
+
+
+def test_pydantic_plugins_are_not_searched_for_unless_the_user_says_otherwise() -> None:
+    args = ["diagnose", str(EXAMPLES / "sla_unavailable.json"), "--json", "--offline"]
+    assert _probe(args)["plugins"] == "__all__"
+    assert _probe(args, PYDANTIC_DISABLE_PLUGINS="")["plugins"] == ""
+    assert _probe(args, PYDANTIC_DISABLE_PLUGINS="some_plugin")["plugins"] == "some_plugin"
 
 
 @pytest.mark.parametrize(
