@@ -93,6 +93,22 @@ def test_installed_wheel_lists_rules_from_another_directory(wheel: Path, tmp_pat
         text=True,
     )
     assert where.stdout.startswith(str(fresh)), "the checkout, not the wheel, was imported"
+    # The validated snapshot of the shipped rulesets is keyed by their texts and the validating
+    # code, wherever they are installed: the wheel's copy is current, so it is what loads.
+    snapshot_used = subprocess.run(
+        [
+            fresh / "bin" / "python",
+            "-c",
+            "from assistant import snapshot; from assistant.resources import builtin_dir; "
+            "print(snapshot.validated_rulebook(builtin_dir('rulesets')) is not None)",
+        ],
+        cwd=elsewhere,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert snapshot_used.stdout.strip() == "True"
     result = subprocess.run(
         [fresh / "bin" / "order-assistant", "rules", "list", "--json"],
         cwd=elsewhere,
