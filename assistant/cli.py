@@ -4,11 +4,13 @@ Imports of the heavier modules (pydantic models, the engine, rich) happen inside
 so `--help`, `--version` and shell completion start fast.
 """
 
+import functools
+import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
 
 import typer
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from assistant.fixplan import Plan, PlanBuilder
     from assistant.formats import OutputFormat, TextFormat
     from assistant.intake import FlagValues
-    from assistant.models import OrderContext
+    from assistant.models import Diagnosis, OrderContext
     from assistant.sessions import SessionStore
     from assistant.vtex import VtexClient
 
@@ -222,52 +224,90 @@ TimeoutOpt = Annotated[
 ]
 
 
-def _order_flags(
-    message: str | None,
-    sku: list[str] | None,
-    order_id: str | None,
-    postal_code: str | None,
-    sales_channel: str | None,
-    affiliate_id: str | None,
-    country: str | None,
-) -> "FlagValues":
-    from assistant.intake import FlagValues
+class OrderInput(NamedTuple):
+    """What a one-order command is told about the order: a file (or - for standard input) and
+    the flags that give or override its fields. diagnose, verify and guide declare them once,
+    through `_reads_one_order`."""
 
-    return FlagValues(
-        message=message,
-        skus=sku or [],
-        order_id=order_id,
-        postal_code=postal_code,
-        sales_channel=sales_channel,
-        affiliate_id=affiliate_id,
-        country=country,
-    )
+    order: str | None
+    message: str | None
+    sku: list[str] | None
+    order_id: str | None
+    postal_code: str | None
+    sales_channel: str | None
+    affiliate_id: str | None
+    country: str | None
 
+    @property
+    def path(self) -> Path | None:
+        """The order file, when the order comes from one (not from flags or standard input)."""
+        return _input_path(self.order)
 
-def _read_order(
-    order: str | None,
-    message: str | None,
-    sku: list[str] | None,
-    order_id: str | None,
-    postal_code: str | None,
-    sales_channel: str | None,
-    affiliate_id: str | None,
-    country: str | None,
-) -> "OrderContext":
-    from assistant.intake import load_context
+    def flags(self) -> "FlagValues":
+        from assistant.intake import FlagValues
 
-    flags = _order_flags(message, sku, order_id, postal_code, sales_channel, affiliate_id, country)
-    if order is None and not flags.given():
-        _fail(
-            "give an order file, - for standard input, or --message and --order-id (see --help)",
-            EXIT_USAGE,
+        return FlagValues(
+            message=self.message,
+            skus=self.sku or [],
+            order_id=self.order_id,
+            postal_code=self.postal_code,
+            sales_channel=self.sales_channel,
+            affiliate_id=self.affiliate_id,
+            country=self.country,
         )
-    # sys.stdin is None when the process was started with standard input closed.
-    stdin = sys.stdin.buffer if order == "-" and sys.stdin is not None else None
-    intake = load_context(order, flags, stdin=stdin)
-    for warning in intake.warnings:  # rich stays unimported on the quiet --json path
-        _say("[yellow]warning:[/]", warning)
-    return intake.context
+
+    def given(self) -> bool:
+        return self.order is not None or self.flags().given()
+
+    def read(self) -> "OrderContext":
+        from assistant.intake import load_context
+
+        if not self.given():
+            _fail(
+                "give an order file, - for standard input, or --message and --order-id "
+                "(see --help)",
+                EXIT_USAGE,
+            )
+        # sys.stdin is None when the process was started with standard input closed.
+        stdin = sys.stdin.buffer if self.order == "-" and sys.stdin is not None else None
+        intake = load_context(self.order, self.flags(), stdin=stdin)
+        for warning in intake.warnings:  # rich stays unimported on the quiet --json path
+            _say("[yellow]warning:[/]", warning)
+        return intake.context
+
+
+# OrderInput's fields as typer options, in the order --help lists them.
+_ORDER_OPTION_TYPES = {
+    "order": OrderArg,
+    "message": MessageOpt,
+    "sku": SkuOpt,
+    "order_id": OrderIdOpt,
+    "postal_code": PostalCodeOpt,
+    "sales_channel": SalesChannelOpt,
+    "affiliate_id": AffiliateOpt,
+    "country": CountryOpt,
+}
+_ORDER_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=kind)
+    for name, kind in _ORDER_OPTION_TYPES.items()
+]
+
+
+def _reads_one_order(command: Callable[..., None]) -> Callable[..., None]:
+    """The command as typer sees it: the order options first, then its own; it is called with
+    the order options gathered in its first parameter, an OrderInput."""
+    _gathered, *own = inspect.signature(command).parameters.values()
+    parameters = [*_ORDER_OPTIONS, *own]
+
+    @functools.wraps(command)
+    def run(**options: Any) -> None:
+        order = OrderInput(**{name: options.pop(name) for name in OrderInput._fields})
+        command(order, **options)
+
+    # typer reads a command's options from its signature and annotations.
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run
 
 
 @contextmanager
@@ -319,15 +359,9 @@ def _vtex(
 
 
 @app.command()
+@_reads_one_order
 def diagnose(
-    order: OrderArg = None,
-    message: MessageOpt = None,
-    sku: SkuOpt = None,
-    order_id: OrderIdOpt = None,
-    postal_code: PostalCodeOpt = None,
-    sales_channel: SalesChannelOpt = None,
-    affiliate_id: AffiliateOpt = None,
-    country: CountryOpt = None,
+    order: OrderInput,
     online: OnlineOpt = None,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
@@ -343,26 +377,15 @@ def diagnose(
     from assistant.verdict import diagnosis_exit_code
 
     with _user_errors():
-        context = _read_order(
-            order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
-        )
-        diagnoser = _diagnoser(rules_dir)
-        with _vtex(online, record, replay, [_input_path(order)], timeout) as client:
-            diagnosis = diagnoser.diagnose(context, client)
+        diagnosis = _diagnosed(order, online, record, replay, timeout, rules_dir)
         _output(json_output).diagnosis(diagnosis)
     raise typer.Exit(diagnosis_exit_code(diagnosis))
 
 
 @app.command()
+@_reads_one_order
 def verify(
-    order: OrderArg = None,
-    message: MessageOpt = None,
-    sku: SkuOpt = None,
-    order_id: OrderIdOpt = None,
-    postal_code: PostalCodeOpt = None,
-    sales_channel: SalesChannelOpt = None,
-    affiliate_id: AffiliateOpt = None,
-    country: CountryOpt = None,
+    order: OrderInput,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
     timeout: TimeoutOpt = None,
@@ -378,14 +401,24 @@ def verify(
     from assistant.verdict import VERDICT_EXIT_CODES, verify_report
 
     with _user_errors():
-        context = _read_order(
-            order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
-        )
-        diagnoser = _diagnoser(rules_dir)
-        with _vtex(True, record, replay, [_input_path(order)], timeout) as client:
-            report = verify_report(diagnoser.diagnose(context, client))
+        report = verify_report(_diagnosed(order, True, record, replay, timeout, rules_dir))
         _output(json_output).verify(report)
     raise typer.Exit(VERDICT_EXIT_CODES[report.verdict])
+
+
+def _diagnosed(
+    order: OrderInput,
+    online: bool | None,
+    record: Path | None,
+    replay: Path | None,
+    timeout: float | None,
+    rules_dir: list[Path] | None,
+) -> "Diagnosis":
+    """What diagnose and verify share: read the order, load the rules, run the checks."""
+    context = order.read()
+    diagnoser = _diagnoser(rules_dir)
+    with _vtex(online, record, replay, [order.path], timeout) as client:
+        return diagnoser.diagnose(context, client)
 
 
 @app.command()
@@ -597,15 +630,9 @@ class _WholeResults:
 
 
 @app.command()
+@_reads_one_order
 def guide(
-    order: OrderArg = None,
-    message: MessageOpt = None,
-    sku: SkuOpt = None,
-    order_id: OrderIdOpt = None,
-    postal_code: PostalCodeOpt = None,
-    sales_channel: SalesChannelOpt = None,
-    affiliate_id: AffiliateOpt = None,
-    country: CountryOpt = None,
+    order: OrderInput,
     apply: Annotated[
         bool,
         typer.Option(
@@ -674,11 +701,8 @@ def guide(
         diagnoser = _diagnoser(rules_dir)
         playbooks = load_playbooks(playbooks_dir or [], rulebook=diagnoser.rulebook)
         store = SessionStore(state_dir())
-        _refuse_state_over_inputs(store, [_input_path(order), answers])
-        flags = _order_flags(
-            message, sku, order_id, postal_code, sales_channel, affiliate_id, country
-        )
-        start.refuse_resume_with_order(resume, order is not None or flags.given(), playbook or [])
+        _refuse_state_over_inputs(store, [order.path, answers])
+        start.refuse_resume_with_order(resume, order.given(), playbook or [])
         if resume is not None:
             session = start.resume_session(store, resume, held, _warn_skipped)
             if session.status == "done":
@@ -686,9 +710,7 @@ def guide(
                 raise typer.Exit(0)
             context = session.order
         else:
-            context = _read_order(
-                order, message, sku, order_id, postal_code, sales_channel, affiliate_id, country
-            )
+            context = order.read()
         book = start.answer_book(answers, playbooks, yes)
         console = _stderr()
         import os
@@ -696,7 +718,7 @@ def guide(
         with _vtex(online, None, None, timeout=timeout) as client:
             start.refuse_apply_offline(apply, client)
             deadline = client.deadline if client is not None else None
-            prompter = start.choose_prompter(book, console, order, deadline)
+            prompter = start.choose_prompter(book, console, order.order, deadline)
             if resume is None:
                 session = start.start_session(
                     context,

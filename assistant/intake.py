@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from pydantic import ValidationError
 
@@ -24,8 +23,7 @@ FLAGS_NAME = "command line"
 _SKU_FLAG = re.compile(r"^(?P<sku>.*):(?P<quantity>[^:]*)$")
 
 
-@dataclass
-class FlagValues:
+class FlagValues(NamedTuple):
     """Order-context fields given as flags; they override the same fields of a file."""
 
     message: str | None = None
@@ -37,7 +35,7 @@ class FlagValues:
     country: str | None = None
 
     def given(self) -> bool:
-        return any(value for value in vars(self).values())
+        return any(self)  # a field given (an empty --sku list is not)
 
     def as_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -52,11 +50,10 @@ class FlagValues:
         return fields
 
 
-@dataclass
-class Intake:
+class Intake(NamedTuple):
     context: OrderContext
     source: str
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str]
 
 
 def parse_sku_flag(value: str) -> dict[str, Any]:

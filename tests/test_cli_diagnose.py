@@ -375,3 +375,40 @@ def test_sku_id_format_explains_why_an_id_is_not_a_vtex_id(
     (format_check,) = [c for c in checks if c["name"] == "sku_id_format"]
     assert format_check["outcome"] == "fail"
     assert detail in format_check["detail"]
+
+
+ORDER_OPTIONS = [
+    "order",
+    "--message",
+    "--sku",
+    "--order-id",
+    "--postal-code",
+    "--sales-channel",
+    "--affiliate-id",
+    "--country",
+]
+
+
+@pytest.mark.parametrize("command", ["diagnose", "verify", "guide"])
+def test_every_one_order_command_lists_the_same_order_options_first(
+    command: str, run_cli: RunCli
+) -> None:
+    # Declared once (assistant.cli.OrderInput): the three help texts agree, option by option.
+    text = run_cli(command, "--help").stdout
+    listed = re.findall(r"^  (?:-[a-z], )?(--[a-z-]+|order)\b", text, re.M)
+    assert listed[: len(ORDER_OPTIONS)] == ORDER_OPTIONS
+
+
+def test_order_flags_given_to_verify_reach_the_order(run_cli: RunCli) -> None:
+    # No file: the flags alone make the order (then verify refuses to run without credentials).
+    env_free = {k: v for k, v in os.environ.items() if not k.startswith("VTEX_")}
+    runner = CliRunner(env={**env_free, "NO_COLOR": "1"})
+    bare = runner.invoke(app, ["verify"])
+    assert bare.exit_code == 2
+    assert "give an order file" in bare.stderr
+    flagged = runner.invoke(
+        app, ["verify", "-m", "No available SLA", "--order-id", "702-1", "--sku", "9"]
+    )
+    assert flagged.exit_code == 2
+    assert "give an order file" not in flagged.stderr
+    assert "VTEX_ACCOUNT" in flagged.stderr
