@@ -7,6 +7,7 @@ so `--help`, `--version` and shell completion start fast.
 import functools
 import inspect
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -45,24 +46,22 @@ rules_app = typer.Typer(
 )
 app.add_typer(rules_app, name="rules")
 
+
+def _path_option(flag: str, help: str, *, folder: bool = False) -> Any:
+    """An option naming a file (or a folder), with no default to show."""
+    return typer.Option(flag, help=help, file_okay=not folder, dir_okay=folder, show_default=False)
+
+
 RulesDirs = Annotated[
     list[Path] | None,
-    typer.Option(
-        "--rules-dir",
-        help="Extra folder of ruleset YAML files (repeatable).",
-        file_okay=False,
-        show_default=False,
-    ),
+    _path_option("--rules-dir", "Extra folder of ruleset YAML files (repeatable).", folder=True),
 ]
-
-
 PlaybooksDirs = Annotated[
     list[Path] | None,
-    typer.Option(
+    _path_option(
         "--playbooks-dir",
-        help="Extra folder of playbook YAML files (repeatable); replaces shipped ones by id.",
-        file_okay=False,
-        show_default=False,
+        "Extra folder of playbook YAML files (repeatable); replaces shipped ones by id.",
+        folder=True,
     ),
 ]
 
@@ -193,21 +192,11 @@ OnlineOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 RecordOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--record",
-        help="Save every VTEX exchange of this run to FILE (secrets left out).",
-        dir_okay=False,
-        show_default=False,
-    ),
+    _path_option("--record", "Save every VTEX exchange of this run to FILE (secrets left out)."),
 ]
 ReplayOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--replay",
-        help="Answer VTEX calls from a recording instead of the network.",
-        dir_okay=False,
-        show_default=False,
-    ),
+    _path_option("--replay", "Answer VTEX calls from a recording instead of the network."),
 ]
 
 # typer's help shows the defaults of assistant.vtex.deadline (not imported here: start-up time).
@@ -226,17 +215,17 @@ TimeoutOpt = Annotated[
 
 class OrderInput(NamedTuple):
     """What a one-order command is told about the order: a file (or - for standard input) and
-    the flags that give or override its fields. diagnose, verify and guide declare them once,
-    through `_reads_one_order`."""
+    the flags that give or override its fields. diagnose, verify and guide share them
+    (`_option_groups`)."""
 
-    order: str | None
-    message: str | None
-    sku: list[str] | None
-    order_id: str | None
-    postal_code: str | None
-    sales_channel: str | None
-    affiliate_id: str | None
-    country: str | None
+    order: OrderArg = None
+    message: MessageOpt = None
+    sku: SkuOpt = None
+    order_id: OrderIdOpt = None
+    postal_code: PostalCodeOpt = None
+    sales_channel: SalesChannelOpt = None
+    affiliate_id: AffiliateOpt = None
+    country: CountryOpt = None
 
     @property
     def path(self) -> Path | None:
@@ -276,35 +265,53 @@ class OrderInput(NamedTuple):
         return intake.context
 
 
-# OrderInput's fields as typer options, in the order --help lists them.
-_ORDER_OPTION_TYPES = {
-    "order": OrderArg,
-    "message": MessageOpt,
-    "sku": SkuOpt,
-    "order_id": OrderIdOpt,
-    "postal_code": PostalCodeOpt,
-    "sales_channel": SalesChannelOpt,
-    "affiliate_id": AffiliateOpt,
-    "country": CountryOpt,
-}
-_ORDER_OPTIONS = [
-    inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=kind)
-    for name, kind in _ORDER_OPTION_TYPES.items()
-]
+class DiagnosisRun(NamedTuple):
+    """How diagnose and verify run the checks and print the result."""
+
+    record: RecordOpt = None
+    replay: ReplayOpt = None
+    timeout: TimeoutOpt = None
+    json_output: JsonOpt = False
+    rules_dir: RulesDirs = None
 
 
-def _reads_one_order(command: Callable[..., None]) -> Callable[..., None]:
-    """The command as typer sees it: the order options first, then its own; it is called with
-    the order options gathered in its first parameter, an OrderInput."""
-    _gathered, *own = inspect.signature(command).parameters.values()
-    parameters = [*_ORDER_OPTIONS, *own]
+def _is_option_group(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, tuple)
+
+
+def _option_groups(command: Callable[..., None]) -> Callable[..., None]:
+    """typer takes one parameter per option. A parameter of `command` annotated with a
+    NamedTuple of options (OrderInput, DiagnosisRun) is shown to typer as those options, in
+    place, and `command` is called with them gathered back into that NamedTuple."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    groups: dict[str, Any] = {}  # parameter name -> its NamedTuple class
+    parameters: list[inspect.Parameter] = []
+    for parameter in inspect.signature(command).parameters.values():
+        group = hints[parameter.name]
+        if not _is_option_group(group):
+            parameters.append(parameter.replace(annotation=group))
+            continue
+        groups[parameter.name] = group
+        fields = typing.get_type_hints(group, include_extras=True)
+        parameters += [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=group._field_defaults[name],
+                annotation=fields[name],
+            )
+            for name in group._fields
+        ]
+    # Keyword-only: typer passes every option by name, and their defaults may come in any order.
+    parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters]
 
     @functools.wraps(command)
     def run(**options: Any) -> None:
-        order = OrderInput(**{name: options.pop(name) for name in OrderInput._fields})
-        command(order, **options)
+        for name, group in groups.items():
+            options[name] = group(*(options.pop(field) for field in group._fields))
+        command(**options)
 
-    # typer reads a command's options from its signature and annotations.
+    # typer reads the options from the signature and the annotations.
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in parameters}
     return run
@@ -359,16 +366,8 @@ def _vtex(
 
 
 @app.command()
-@_reads_one_order
-def diagnose(
-    order: OrderInput,
-    online: OnlineOpt = None,
-    record: RecordOpt = None,
-    replay: ReplayOpt = None,
-    timeout: TimeoutOpt = None,
-    json_output: JsonOpt = False,
-    rules_dir: RulesDirs = None,
-) -> None:
+@_option_groups
+def diagnose(order: OrderInput, online: OnlineOpt = None, *, run: DiagnosisRun) -> None:
     """Classify the error, check the causes, conclude the root causes and print the next steps.
 
     Exit codes: 0 diagnosed, 2 bad input, 3 unrecognized message or a check the answer depends
@@ -377,21 +376,14 @@ def diagnose(
     from assistant.verdict import diagnosis_exit_code
 
     with _user_errors():
-        diagnosis = _diagnosed(order, online, record, replay, timeout, rules_dir)
-        _output(json_output).diagnosis(diagnosis)
+        diagnosis = _diagnosed(order, online, run)
+        _output(run.json_output).diagnosis(diagnosis)
     raise typer.Exit(diagnosis_exit_code(diagnosis))
 
 
 @app.command()
-@_reads_one_order
-def verify(
-    order: OrderInput,
-    record: RecordOpt = None,
-    replay: ReplayOpt = None,
-    timeout: TimeoutOpt = None,
-    json_output: JsonOpt = False,
-    rules_dir: RulesDirs = None,
-) -> None:
+@_option_groups
+def verify(order: OrderInput, *, run: DiagnosisRun) -> None:
     """Run the online checks only (no prompts) and say whether the store side is clean.
 
     Exit codes: 0 nothing on the store side blocks the order (fixed: reprocess it; or the
@@ -401,23 +393,16 @@ def verify(
     from assistant.verdict import VERDICT_EXIT_CODES, verify_report
 
     with _user_errors():
-        report = verify_report(_diagnosed(order, True, record, replay, timeout, rules_dir))
-        _output(json_output).verify(report)
+        report = verify_report(_diagnosed(order, True, run))
+        _output(run.json_output).verify(report)
     raise typer.Exit(VERDICT_EXIT_CODES[report.verdict])
 
 
-def _diagnosed(
-    order: OrderInput,
-    online: bool | None,
-    record: Path | None,
-    replay: Path | None,
-    timeout: float | None,
-    rules_dir: list[Path] | None,
-) -> "Diagnosis":
+def _diagnosed(order: OrderInput, online: bool | None, run: DiagnosisRun) -> "Diagnosis":
     """What diagnose and verify share: read the order, load the rules, run the checks."""
     context = order.read()
-    diagnoser = _diagnoser(rules_dir)
-    with _vtex(online, record, replay, [order.path], timeout) as client:
+    diagnoser = _diagnoser(run.rules_dir)
+    with _vtex(online, run.record, run.replay, [order.path], run.timeout) as client:
         return diagnoser.diagnose(context, client)
 
 
@@ -630,7 +615,7 @@ class _WholeResults:
 
 
 @app.command()
-@_reads_one_order
+@_option_groups
 def guide(
     order: OrderInput,
     apply: Annotated[
