@@ -142,6 +142,17 @@ class Checker:
     def online(self) -> bool:
         return self.client is not None
 
+    @property
+    def api(self) -> VtexClient:
+        """The client, for the observers that run only online (they are skipped offline)."""
+        assert self.client is not None
+        return self.client
+
+    def item(self, index: int | None) -> Item:
+        """The order's item a per-SKU observer looks at (they run only for an item)."""
+        assert index is not None
+        return self.context.items[index]
+
     def run(self, names: Sequence[str], scopes: Mapping[str, str]) -> list[CheckResult]:
         if self.client is not None:
             self._prefetch(set(names))
@@ -197,7 +208,7 @@ class Checker:
                 raise _Skip("no SKU in the order context")
             if self._needs_api(name) and self.client is None:
                 raise _Skip(OFFLINE_DETAIL)
-            observation = observe(self, index, item)
+            observation = observe(self, index)
         except _Skip as skip:
             return CheckResult(
                 name, index, sku_id, "skipped", skip.detail, undecided=not skip.blocked
@@ -448,18 +459,17 @@ class Checker:
 # ---- the observers: one per check name -------------------------------------------------------
 
 
-def _check_sku_id_format(checker: Checker, index: int | None, item: Item | None) -> _Observation:
-    assert item is not None
+def _check_sku_id_format(checker: Checker, index: int | None) -> _Observation:
+    item = checker.item(index)
     return sku_id_format(item)
 
 
-def _check_sku_exists(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+def _check_sku_exists(checker: Checker, index: int | None) -> _Observation:
     """By id, then as a RefId, then as an EAN: `sku_not_found` needs all of them to miss (an
     error in any lookup leaves the check in error, never "not found"). A match counts only
     when the SKU it names exists."""
-    assert item is not None
-    assert checker.client is not None
-    client = checker.client
+    item = checker.item(index)
+    client = checker.api
     sku_id = item.sku_id
     if is_vtex_sku_id(sku_id) and checker._call(client.get_sku, sku_id) is not None:
         return _passed(f"SKU {sku_id} exists", **_matched(None))
@@ -513,7 +523,7 @@ def _matched(alternate: str | None) -> dict[str, Any]:
     }
 
 
-def _check_sku_active(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+def _check_sku_active(checker: Checker, index: int | None) -> _Observation:
     assert index is not None
     sku = checker._sku(index)
     if sku.IsActive:
@@ -522,7 +532,7 @@ def _check_sku_active(checker: Checker, index: int | None, item: Item | None) ->
     return _failed(f"SKU {sku.Id}: IsActive=false{hint}")
 
 
-def _check_product_active(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+def _check_product_active(checker: Checker, index: int | None) -> _Observation:
     assert index is not None
     sku = checker._sku(index)
     if sku.IsProductActive is False:
@@ -530,12 +540,9 @@ def _check_product_active(checker: Checker, index: int | None, item: Item | None
     return _passed(f"product {sku.ProductId} of SKU {sku.Id} is active")
 
 
-def _check_trade_policy_active(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
-    assert checker.client is not None
+def _check_trade_policy_active(checker: Checker, index: int | None) -> _Observation:
     trade_policy_id = checker._trade_policy_id()
-    policy = checker._call(checker.client.get_trade_policy, trade_policy_id)
+    policy = checker._call(checker.api.get_trade_policy, trade_policy_id)
     if policy is None:
         return _failed(f"trade policy {trade_policy_id} does not exist", exists=False)
     if not policy.IsActive:
@@ -545,15 +552,12 @@ def _check_trade_policy_active(
     return _passed(f"trade policy {trade_policy_id} ({policy.Name}) is active", exists=True)
 
 
-def _check_sales_channel_active(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
+def _check_sales_channel_active(checker: Checker, index: int | None) -> _Observation:
     # The sales channel named in "Unauthorized access from seller x to sales channel y".
-    assert checker.client is not None
     channel = checker.params.get("sales_channel")
     if not channel:
         raise _Skip("the message names no sales channel")
-    policy = checker._call(checker.client.get_trade_policy, channel)
+    policy = checker._call(checker.api.get_trade_policy, channel)
     if policy is None:
         return _failed(f"sales channel {channel} named in the message does not exist", exists=False)
     if not policy.IsActive:
@@ -585,16 +589,13 @@ class _ProductPolicies(NamedTuple):
 
 def _product_policies(checker: Checker, index: int | None) -> _ProductPolicies:
     assert index is not None
-    assert checker.client is not None
     sku = checker._sku(index)
     policy = checker._trade_policy()
-    rows = checker._call(checker.client.get_product_sales_policies, sku.ProductId)
+    rows = checker._call(checker.api.get_product_sales_policies, sku.ProductId)
     return _ProductPolicies(sku, policy, {row.StoreId for row in rows})
 
 
-def _check_sku_in_trade_policy(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
+def _check_sku_in_trade_policy(checker: Checker, index: int | None) -> _Observation:
     """Fails only when the product's list is not empty and lacks Amazon's trade policy: that
     alone proves the missing link. An empty list is every trade policy (linking one would take
     the product off all the others), and a collection-based assortment is sku_in_collection's."""
@@ -624,9 +625,7 @@ def _check_sku_in_trade_policy(
     )
 
 
-def _check_sku_indexed_in_trade_policy(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
+def _check_sku_indexed_in_trade_policy(checker: Checker, index: int | None) -> _Observation:
     """The product is open to Amazon's trade policy, yet the catalog's index (the SKU's
     `SalesChannels`) lacks it: the known issue of trade-policy changes that are not reindexed
     until the product is saved again."""
@@ -663,10 +662,7 @@ def _check_sku_indexed_in_trade_policy(
     )
 
 
-def _check_sku_in_collection(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
-    assert checker.client is not None
+def _check_sku_in_collection(checker: Checker, index: int | None) -> _Observation:
     policy = checker._trade_policy()
     collection = policy.ProductClusterId
     if collection is None:
@@ -675,7 +671,7 @@ def _check_sku_in_collection(
             "for it (or with no trade policy ticked)"
         )
     sku = checker._sku(_index(index))
-    products = checker._call(checker.client.get_collection_product_ids, collection)
+    products = checker._call(checker.api.get_collection_product_ids, collection)
     if sku.ProductId in products:
         return _passed(
             f"product {sku.ProductId} of SKU {sku.Id} is in collection {collection}, which "
@@ -708,11 +704,10 @@ class _Logistics(NamedTuple):
 
 def _logistics(checker: Checker, index: int | None) -> _Logistics:
     assert index is not None
-    assert checker.client is not None
     sku = checker._sku(index)
     trade_policy_id = checker._trade_policy_id()
     reachable, docks = checker._reachable_warehouses(trade_policy_id)
-    inventory = checker._call(checker.client.get_inventory, sku.Id)
+    inventory = checker._call(checker.api.get_inventory, sku.Id)
     _consistent(checker, inventory)
     return _Logistics(sku, trade_policy_id, reachable, docks, inventory)
 
@@ -720,9 +715,8 @@ def _logistics(checker: Checker, index: int | None) -> _Logistics:
 def _consistent(checker: Checker, inventory: SkuInventory) -> None:
     """Stock in a warehouse the warehouse list does not name, or a warehouse on a dock the dock
     list does not name, is data that contradicts itself: no proof of an unlinked dock."""
-    assert checker.client is not None
-    warehouses: list[Warehouse] = checker._call(checker.client.list_warehouses)
-    docks: list[Dock] = checker._call(checker.client.list_docks)
+    warehouses: list[Warehouse] = checker._call(checker.api.list_warehouses)
+    docks: list[Dock] = checker._call(checker.api.list_docks)
     named = {warehouse.id: warehouse for warehouse in warehouses}
     unknown = sorted({b.warehouseId for b in inventory.balance} - set(named))
     if unknown:
@@ -750,7 +744,7 @@ def _consistent(checker: Checker, inventory: SkuInventory) -> None:
         )
 
 
-def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+def _check_dock_linked(checker: Checker, index: int | None) -> _Observation:
     seen = _logistics(checker, index)
     sku, trade_policy_id, reachable, docks = (
         seen.sku,
@@ -780,8 +774,7 @@ def _check_dock_linked(checker: Checker, index: int | None, item: Item | None) -
 
 
 def _inactive_linked_docks(checker: Checker, trade_policy_id: str) -> list[str]:
-    assert checker.client is not None
-    docks: list[Dock] = checker._call(checker.client.list_docks)
+    docks: list[Dock] = checker._call(checker.api.list_docks)
     return [
         dock.id
         for dock in docks
@@ -791,10 +784,8 @@ def _inactive_linked_docks(checker: Checker, trade_policy_id: str) -> list[str]:
     ]
 
 
-def _check_inventory_available(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
-    assert item is not None
+def _check_inventory_available(checker: Checker, index: int | None) -> _Observation:
+    item = checker.item(index)
     seen = _logistics(checker, index)
     sku, trade_policy_id = seen.sku, seen.trade_policy_id
     here = [b for b in seen.inventory.balance if b.warehouseId in seen.reachable]
@@ -851,17 +842,16 @@ def _serving_docks(checker: Checker, index: int | None) -> tuple[_Logistics, lis
     """The active docks linked to Amazon's trade policy that are on a warehouse holding the
     SKU (all such docks when the SKU has no balance row): the routes a carrier can take.
     _Skip(blocked) when there is none: dock_linked already says so."""
-    assert checker.client is not None
     seen = _logistics(checker, index)
     holding = {balance.warehouseId for balance in seen.inventory.balance} & seen.reachable
-    warehouses: list[Warehouse] = checker._call(checker.client.list_warehouses)
+    warehouses: list[Warehouse] = checker._call(checker.api.list_warehouses)
     on_holding = {
         link.dockId
         for warehouse in warehouses
         if warehouse.id in holding
         for link in warehouse.warehouseDocks
     }
-    docks: list[Dock] = checker._call(checker.client.list_docks)
+    docks: list[Dock] = checker._call(checker.api.list_docks)
     wanted = seen.docks & on_holding if seen.inventory.balance else seen.docks
     serving = [dock for dock in docks if dock.id in wanted]
     if not serving:
@@ -876,16 +866,13 @@ def _serving_docks(checker: Checker, index: int | None) -> tuple[_Logistics, lis
 def _shipping_policies(
     checker: Checker, index: int | None
 ) -> tuple[_Logistics, list[Dock], dict[str, ShippingPolicy | None]]:
-    assert checker.client is not None
     seen, docks = _serving_docks(checker, index)
     ids = sorted({table for dock in docks for table in dock.freightTableIds})
-    found = {table: checker._call(checker.client.get_shipping_policy, table) for table in ids}
+    found = {table: checker._call(checker.api.get_shipping_policy, table) for table in ids}
     return seen, docks, found
 
 
-def _check_shipping_policy_active(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
+def _check_shipping_policy_active(checker: Checker, index: int | None) -> _Observation:
     seen, docks, policies = _shipping_policies(checker, index)
     dock_ids = _listed(dock.id for dock in docks)
     if not policies:
@@ -908,13 +895,10 @@ def _check_shipping_policy_active(
     )
 
 
-def _check_postal_code_covered(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
+def _check_postal_code_covered(checker: Checker, index: int | None) -> _Observation:
     """Reads the freight values of each active shipping policy on the serving docks for the
     postal code: no covering row in any of them proves the coverage gap. Weight, size, value
     and modal limits are not judged here (the API cannot say which one excluded a carrier)."""
-    assert checker.client is not None
     context = checker.context
     if context.postal_code is None:
         raise _Skip("needs postal_code in the order context")
@@ -923,7 +907,7 @@ def _check_postal_code_covered(
     if not active:
         raise _Skip("no active shipping policy serves the SKU", blocked=True)
     for policy_id in active:
-        rows = checker._call(checker.client.get_freight_values, policy_id, context.postal_code)
+        rows = checker._call(checker.api.get_freight_values, policy_id, context.postal_code)
         covering = [row for row in rows if _covers(row, context.postal_code, context.country)]
         if covering:
             row = covering[0]
@@ -955,14 +939,13 @@ def _covers(row: Any, postal_code: str, country: str | None) -> bool:
     return True
 
 
-def _check_fba_logistics(checker: Checker, index: int | None, item: Item | None) -> _Observation:
+def _check_fba_logistics(checker: Checker, index: int | None) -> _Observation:
     """Step 0 of the SLA tree for FBA orders: a dedicated dock on Amazon's trade policy with a
     warehouse of unlimited inventory. The connector's own FBA settings (its Dock ID) are not
     readable through any API: the rules keep that part suspected."""
     context = checker.context
     if not context.is_fba:
         return _passed("not an FBA order (no _FBA or FBAOS suffix): step 0 does not apply")
-    assert checker.client is not None
     trade_policy_id = checker._trade_policy_id()
     reachable, docks = checker._reachable_warehouses(trade_policy_id)
     if not docks:
@@ -973,7 +956,7 @@ def _check_fba_logistics(checker: Checker, index: int | None, item: Item | None)
     missing = []
     for position in range(len(context.items)):
         sku = checker._sku(position)
-        inventory = checker._call(checker.client.get_inventory, sku.Id)
+        inventory = checker._call(checker.api.get_inventory, sku.Id)
         if not any(
             b.hasUnlimitedQuantity and b.warehouseId in reachable for b in inventory.balance
         ):
@@ -990,10 +973,7 @@ def _check_fba_logistics(checker: Checker, index: int | None, item: Item | None)
     )
 
 
-def _check_fulfillment_simulation(
-    checker: Checker, index: int | None, item: Item | None
-) -> _Observation:
-    assert checker.client is not None
+def _check_fulfillment_simulation(checker: Checker, index: int | None) -> _Observation:
     context = checker.context
     if not context.items:
         raise _Skip("no SKU in the order context")
@@ -1041,7 +1021,7 @@ def _described(simulation: Any, request: tuple[tuple[str, int], ...], position: 
     return request[position][0]
 
 
-_OBSERVERS: Mapping[str, Callable[[Checker, int | None, Item | None], _Observation]] = {
+_OBSERVERS: Mapping[str, Callable[[Checker, int | None], _Observation]] = {
     "sku_id_format": _check_sku_id_format,
     "sku_exists": _check_sku_exists,
     "sku_active": _check_sku_active,
@@ -1059,44 +1039,32 @@ _OBSERVERS: Mapping[str, Callable[[Checker, int | None, Item | None], _Observati
     "fba_logistics": _check_fba_logistics,
 }
 _LOCAL = frozenset({"sku_id_format"})
-_NEEDS_SKU = frozenset(
-    {
-        "sku_exists",
-        "sku_active",
-        "product_active",
-        "sku_in_trade_policy",
-        "sku_indexed_in_trade_policy",
-        "sku_in_collection",
-        "dock_linked",
-        "inventory_available",
-        "shipping_policy_active",
-        "postal_code_covered",
-        "fba_logistics",
-        "fulfillment_simulation",
-    }
-)
-_NEEDS_TRADE_POLICY = frozenset(
-    {
-        "trade_policy_active",
-        "sku_in_trade_policy",
-        "sku_indexed_in_trade_policy",
-        "sku_in_collection",
-        "dock_linked",
-        "inventory_available",
-        "shipping_policy_active",
-        "postal_code_covered",
-        "fba_logistics",
-        "fulfillment_simulation",
-    }
-)
-_NEEDS_PRODUCT_POLICIES = frozenset({"sku_in_trade_policy", "sku_indexed_in_trade_policy"})
-_NEEDS_SHIPPING = frozenset({"shipping_policy_active", "postal_code_covered"})
-_NEEDS_LOGISTICS = frozenset(
-    {
-        "dock_linked",
-        "inventory_available",
-        "shipping_policy_active",
-        "postal_code_covered",
-        "fba_logistics",
-    }
-)
+# What each API check reads, for the prefetch (Checker._prefetch): the SKU, the trade policy,
+# the product's trade policies, the logistics (docks, warehouses, inventory), the shipping
+# policies. One row per check, so a new check is one line here.
+_READS: Mapping[str, frozenset[str]] = {
+    "sku_exists": frozenset({"sku"}),
+    "sku_active": frozenset({"sku"}),
+    "product_active": frozenset({"sku"}),
+    "trade_policy_active": frozenset({"trade_policy"}),
+    "sku_in_trade_policy": frozenset({"sku", "trade_policy", "product_policies"}),
+    "sku_indexed_in_trade_policy": frozenset({"sku", "trade_policy", "product_policies"}),
+    "sku_in_collection": frozenset({"sku", "trade_policy"}),
+    "dock_linked": frozenset({"sku", "trade_policy", "logistics"}),
+    "inventory_available": frozenset({"sku", "trade_policy", "logistics"}),
+    "shipping_policy_active": frozenset({"sku", "trade_policy", "logistics", "shipping"}),
+    "postal_code_covered": frozenset({"sku", "trade_policy", "logistics", "shipping"}),
+    "fba_logistics": frozenset({"sku", "trade_policy", "logistics"}),
+    "fulfillment_simulation": frozenset({"sku", "trade_policy"}),
+}
+
+
+def _reading(what: str) -> frozenset[str]:
+    return frozenset(name for name, reads in _READS.items() if what in reads)
+
+
+_NEEDS_SKU = _reading("sku")
+_NEEDS_TRADE_POLICY = _reading("trade_policy")
+_NEEDS_PRODUCT_POLICIES = _reading("product_policies")
+_NEEDS_SHIPPING = _reading("shipping")
+_NEEDS_LOGISTICS = _reading("logistics")

@@ -434,24 +434,20 @@ def triage(
     ] = False,
     csv_out: Annotated[
         Path | None,
-        typer.Option(
+        _path_option(
             "--csv",
-            help="Also write one row per order and finding to this CSV file. A cell that a "
+            "Also write one row per order and finding to this CSV file. A cell that a "
             "spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage "
             "return) is written with a leading ' so it shows as text (OWASP CSV injection). "
             "Refused if it is the input file or a symbolic link.",
-            dir_okay=False,
-            show_default=False,
         ),
     ] = None,
     plan: Annotated[
         Path | None,
-        typer.Option(
+        _path_option(
             "--plan",
-            help="Also write a fix plan to this JSON file (online): each API fix once, with the "
+            "Also write a fix plan to this JSON file (online): each API fix once, with the "
             "orders it unblocks, and what stays manual. Review it with `plan show`.",
-            dir_okay=False,
-            show_default=False,
         ),
     ] = None,
     timeout: TimeoutOpt = None,
@@ -637,12 +633,10 @@ def guide(
     ] = False,
     answers: Annotated[
         Path | None,
-        typer.Option(
+        _path_option(
             "--answers",
-            help="YAML or JSON file of answers keyed by step id (STEP, PLAYBOOK.STEP or "
+            "YAML or JSON file of answers keyed by step id (STEP, PLAYBOOK.STEP or "
             "PLAYBOOK.STEP@SKU), for runs without a terminal.",
-            dir_okay=False,
-            show_default=False,
         ),
     ] = None,
     resume: Annotated[
