@@ -52,6 +52,11 @@ def _path_option(flag: str, help: str, *, folder: bool = False) -> Any:
     return typer.Option(flag, help=help, file_okay=not folder, dir_okay=folder, show_default=False)
 
 
+def _folder_argument(help: str) -> Any:
+    """The folder `rules validate` and `playbooks validate` check (default: the shipped one)."""
+    return typer.Argument(help=help, show_default=False)
+
+
 RulesDirs = Annotated[
     list[Path] | None,
     _path_option("--rules-dir", "Extra folder of ruleset YAML files (repeatable).", folder=True),
@@ -825,10 +830,7 @@ def rules_show(
 def rules_validate(
     directory: Annotated[
         Path | None,
-        typer.Argument(
-            help="A folder of ruleset files to check together with the built-in ones.",
-            show_default=False,
-        ),
+        _folder_argument("A folder of ruleset files to check together with the built-in ones."),
     ] = None,
 ) -> None:
     """Check ruleset files: YAML, keys, patterns, finding codes, and the engine's own verdict.
@@ -899,10 +901,7 @@ def playbooks_show(
 def playbooks_validate(
     directory: Annotated[
         Path | None,
-        typer.Argument(
-            help="A folder of playbook files to check (default: the shipped playbooks).",
-            show_default=False,
-        ),
+        _folder_argument("A folder of playbook files to check (default: the shipped playbooks)."),
     ] = None,
     rules_dir: RulesDirs = None,
 ) -> None:

@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from assistant.rulesets import RuleBook
     from assistant.vtex import VtexClient
 
+# A question's choices: (value, label) pairs, in the order they are offered.
+Choices = Sequence[tuple[str, str]]
 YES_NO = (("yes", "yes"), ("no", "no"))
 _TRUE = {"yes", "y", "true", "pass", "passes", "done", "ok"}
 _FALSE = {"no", "n", "false", "fail", "fails"}
@@ -132,11 +134,7 @@ class AnswerKey:
 
 class Prompter(Protocol):
     def choose(
-        self,
-        key: AnswerKey,
-        question: str,
-        choices: Sequence[tuple[str, str]],
-        default: str | None = None,
+        self, key: AnswerKey, question: str, choices: Choices, default: str | None = None
     ) -> str:
         """One of the choice values. `default` is a choice that `--yes` may take (the
         playbook marks it safe); None when only the operator may choose."""
@@ -148,9 +146,7 @@ class Prompter(Protocol):
         """Whether the operator did a manual step; None when nobody can say (no terminal and
         no answer). `--yes` never answers this: it cannot know what was done in the Admin."""
 
-    def maybe_choose(
-        self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]
-    ) -> str | None:
+    def maybe_choose(self, key: AnswerKey, question: str, choices: Choices) -> str | None:
         """Like choose, but None instead of exit 4 when nobody can be asked."""
 
 
@@ -185,7 +181,7 @@ class AnswerBook:
         return None
 
 
-def parse_choice(value: str, choices: Sequence[tuple[str, str]], where: str) -> str:
+def parse_choice(value: str, choices: Choices, where: str) -> str:
     text = value.strip().lower()
     values = [v for v, _ in choices]
     if [*values] == ["yes", "no"]:
@@ -205,11 +201,7 @@ class ScriptedPrompter:
         self.book = book
 
     def choose(
-        self,
-        key: AnswerKey,
-        question: str,
-        choices: Sequence[tuple[str, str]],
-        default: str | None = None,
+        self, key: AnswerKey, question: str, choices: Choices, default: str | None = None
     ) -> str:
         given = self.book.lookup(key)
         if given is None and default is not None and self.book.yes:
@@ -229,9 +221,7 @@ class ScriptedPrompter:
             return None
         return parse_choice(given, YES_NO, f"{self.book.source}: {key.name}") == "yes"
 
-    def maybe_choose(
-        self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]
-    ) -> str | None:
+    def maybe_choose(self, key: AnswerKey, question: str, choices: Choices) -> str | None:
         if self.book.lookup(key) is None:
             return None
         return self.choose(key, question, choices)
@@ -866,7 +856,7 @@ class Guide:
         return {k: v for k, v in values.items() if v}
 
 
-def _answer_choices(step: Step, by_hand: bool) -> Sequence[tuple[str, str]]:
+def _answer_choices(step: Step, by_hand: bool) -> Choices:
     """What an answer to this step may be: its choices, or yes/no."""
     if step.kind == "ask" and not by_hand:
         return [(c.value, c.label) for c in step.choices]

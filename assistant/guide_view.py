@@ -25,6 +25,7 @@ from assistant.guide import (
     UNCHANGED,
     AnswerBook,
     AnswerKey,
+    Choices,
     InputNeeded,
     ScriptedPrompter,
     parse_choice,
@@ -213,11 +214,7 @@ class TerminalPrompter:
         self._scripted = ScriptedPrompter(book)
 
     def choose(
-        self,
-        key: AnswerKey,
-        question: str,
-        choices: Sequence[tuple[str, str]],
-        default: str | None = None,
+        self, key: AnswerKey, question: str, choices: Choices, default: str | None = None
     ) -> str:
         # At a terminal the operator chooses, even where --yes could take the default.
         if self.book.lookup(key) is not None:
@@ -229,7 +226,7 @@ class TerminalPrompter:
                 f"standard input closed while step {key} waited for an answer"
             ) from None
 
-    def _ask(self, question: str, choices: Sequence[tuple[str, str]]) -> str:
+    def _ask(self, question: str, choices: Choices) -> str:
         if [v for v, _ in choices] == ["yes", "no"]:
             return "yes" if Confirm.ask(_plain(question), console=self.console) else "no"
         for number, (value, label) in enumerate(choices, start=1):
@@ -244,9 +241,7 @@ class TerminalPrompter:
             except UsageError:
                 self.console.print(f"  answer with a number from 1 to {len(choices)}")
 
-    def maybe_choose(
-        self, key: AnswerKey, question: str, choices: Sequence[tuple[str, str]]
-    ) -> str | None:
+    def maybe_choose(self, key: AnswerKey, question: str, choices: Choices) -> str | None:
         return self.choose(key, question, choices)
 
     def confirm(self, key: AnswerKey, question: str) -> bool:
