@@ -153,6 +153,24 @@ def test_cached_evaluation_gives_the_same_diagnosis_as_the_engine() -> None:
     assert uncached.evaluations == 3 * len(contexts)
 
 
+def test_the_triage_cache_keeps_at_most_its_size_dropping_the_least_recently_used() -> None:
+    from assistant.triage.cache import CachingDiagnoser
+
+    base = Diagnoser(load_rulebook())
+    cached = CachingDiagnoser(Diagnoser(base.rulebook, base.engine), size=2)
+    contexts = [
+        OrderContext.model_validate(json.loads(path.read_text("utf-8")))
+        for path in sorted(EXAMPLES.glob("*.json"))[:3]
+    ]
+    first, second, third = (cached.diagnose(c) for c in contexts)
+    assert cached.evaluations == 3
+    assert cached.diagnose(contexts[2]) == third  # the most recent: cached
+    assert cached.diagnose(contexts[1]) == second  # still held
+    assert cached.evaluations == 3
+    assert cached.diagnose(contexts[0]) == first  # dropped when the third came: evaluated again
+    assert cached.evaluations == 4
+
+
 def test_the_engine_loads_and_evaluates_the_bundled_rules_on_this_python() -> None:
     # durable-rules' C extension is compiled for each Python (3.13 only with the define of
     # build_support/durable-rules); CI runs this on the oldest and the newest supported.

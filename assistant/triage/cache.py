@@ -9,9 +9,8 @@ of this; triage makes one per run and drops it afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from assistant.classify import Classification
@@ -19,7 +18,7 @@ from assistant.diagnose import Diagnoser
 from assistant.engine import Hit
 from assistant.facts import attributes_read, projected
 
-CACHE_SIZE = 4096  # distinct situations (least recently used dropped first) and messages
+CACHE_SIZE = 4096  # distinct situations and messages (least recently used dropped first)
 
 
 class CachingDiagnoser(Diagnoser):
@@ -31,36 +30,21 @@ class CachingDiagnoser(Diagnoser):
         self.base = base
         self.size = size
         self.attributes = attributes_read(base.rulebook)
-        self._hits: OrderedDict[str, list[Hit]] = OrderedDict()
-        self._classified: dict[str, Classification] = {}
-        # Online triage diagnoses from several threads; the caches are shared.
-        self._lock = threading.Lock()
+        # functools' LRU is thread-safe (online triage diagnoses from several threads); two
+        # threads missing the same key at once may both compute it, with the same answer.
+        self._classify = functools.lru_cache(maxsize=size)(base.classify)
+        self._evaluate = functools.lru_cache(maxsize=size)(self._evaluate_projected)
 
     @property
     def evaluations(self) -> int:
         return self.base.evaluations
 
     def classify(self, message: str) -> Classification:
-        found = self._classified.get(message)
-        if found is None:
-            found = self.base.classify(message)
-            with self._lock:
-                if len(self._classified) >= self.size:
-                    self._classified.clear()
-                self._classified[message] = found
-        return found
+        return self._classify(message)
 
     def evaluate(self, facts: list[dict[str, Any]]) -> list[Hit]:
-        facts = projected(facts, self.attributes)
-        key = json.dumps(facts, sort_keys=True)
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits is not None:
-                self._hits.move_to_end(key)
-                return hits
-        hits = self.base.evaluate(facts)
-        with self._lock:
-            self._hits[key] = hits
-            if len(self._hits) > self.size:
-                self._hits.popitem(last=False)
-        return hits
+        # The projected facts, as canonical JSON, are the key: facts are dicts (unhashable).
+        return self._evaluate(json.dumps(projected(facts, self.attributes), sort_keys=True))
+
+    def _evaluate_projected(self, key: str) -> list[Hit]:
+        return self.base.evaluate(json.loads(key))
