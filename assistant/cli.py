@@ -1119,3 +1119,16 @@ def main() -> None:
             "please report it; ORDER_ASSISTANT_DEBUG=1 shows the traceback\n"
         )
         sys.exit(EXIT_UNDECIDED)
+    finally:
+        _skip_the_last_collection()
+
+
+def _skip_the_last_collection() -> None:
+    """The command is done and the process ends next; the OS takes its memory back whole.
+    Python's shutdown would first run the cyclic garbage collector over every object typer,
+    pydantic and the engine built: about 20 ms, a tenth of a one-order diagnose. Freezing them
+    leaves them out of that pass. Nothing depends on it: every file, client and lock is closed
+    by its context manager before this point, and atexit handlers still run."""
+    import gc
+
+    gc.freeze()

@@ -28,7 +28,12 @@ except SystemExit as exc:
 loaded = sorted({name.split(".")[0] for name in sys.modules})
 ours = sorted(name for name in sys.modules if name.startswith("assistant."))
 plugins = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
-sys.stderr.write(json.dumps({"code": code, "modules": loaded, "ours": ours, "plugins": plugins}))
+frozen = __import__("gc").get_freeze_count()
+sys.stderr.write(
+    json.dumps(
+        {"code": code, "modules": loaded, "ours": ours, "plugins": plugins, "frozen": frozen}
+    )
+)
 """
 
 
@@ -41,7 +46,8 @@ def _probe(args: list[str], **env: str) -> dict[str, Any]:
         check=False,
         env={**os.environ, **env},
     )
-    report: dict[str, Any] = json.loads(proc.stderr)
+    # The probe's report is the last line; the command's own messages come before it.
+    report: dict[str, Any] = json.loads(proc.stderr.splitlines()[-1])
     report["stdout"] = proc.stdout
     return report
 
@@ -56,6 +62,18 @@ def test_offline_diagnose_json_loads_no_yaml_http_terminal_or_thread_pool() -> N
     # The shipped rulesets come validated from their snapshot (assistant/snapshot.py).
     assert "assistant.ruleset_schema" not in report["ours"]
     assert "assistant.rulesets" in report["ours"]
+
+
+def test_the_process_skips_the_garbage_collection_of_its_shutdown() -> None:
+    # What the command built is frozen out of the collector's last pass (cli.main); its
+    # output is complete all the same.
+    args = ["diagnose", str(EXAMPLES / "sla_unavailable.json"), "--json", "--offline"]
+    report = _probe([*args, "--order-id", "702-1"])
+    assert report["frozen"] > 10_000
+    assert json.loads(report["stdout"])["error"]["code"] == "sla_unavailable"
+    failed = _probe(["diagnose", str(REPO / "no-such-order.json"), "--json"])
+    assert failed["code"] == 2
+    assert failed["frozen"] > 0
 
 
 def test_pydantic_plugins_are_not_searched_for_unless_the_user_says_otherwise() -> None:
