@@ -175,23 +175,101 @@ def rulebook_document(rulebook: RuleBook) -> dict[str, Any]:
     }
 
 
-def rulebook_from_document(document: Mapping[str, Any], folder: Path) -> RuleBook:
-    """The inverse of rulebook_document, each source a file in `folder`."""
-
-    def located(entry: Mapping[str, Any]) -> dict[str, Any]:
-        return {**entry, "source": str(folder / entry["source"])}
-
-    errors = {}
-    for entry in document["errors"]:
-        spec = located(entry)
-        for key in ("pattern_texts", "params", "checks", "next_steps"):
-            spec[key] = tuple(spec[key])
-        spec["named_causes"] = tuple(tuple(names) for names in spec["named_causes"])
-        errors[spec["code"]] = ErrorSpec(**spec)
-    return RuleBook(
-        errors=errors,
-        findings={f["code"]: FindingSpec(**located(f)) for f in document["findings"]},
-        checks={c["name"]: CheckSpec(**located(c)) for c in document["checks"]},
-        rules={r["name"]: RuleSpec(**located(r)) for r in document["rules"]},
-        sources=tuple(str(folder / name) for name in document["sources"]),
+def rulebook_from_document(document: Any, folder: Path) -> RuleBook:
+    """The inverse of rulebook_document, each source a file in `folder`. Raises ValueError for
+    a document that validation could not have produced (a damaged or hand-edited snapshot):
+    every field of every record present and of its type, and the names it refers to defined."""
+    if not isinstance(document, dict) or set(document) != set(_SECTIONS) | {"sources"}:
+        raise ValueError("not a rulebook document")
+    # Each record's first field is its name (code or name), the key of its section.
+    records = {
+        section: {
+            record[0]: record
+            for record in (_record(kind, e, folder) for e in _list(document[section]))
+        }
+        for section, kind in _SECTIONS.items()
+    }
+    if any(len(records[section]) != len(document[section]) for section in _SECTIONS):
+        raise ValueError("a name defined twice")
+    sources = _list(document["sources"])
+    if not all(isinstance(name, str) and _plain_name(name) for name in sources):
+        raise ValueError("a source that is not a file name")
+    rulebook = RuleBook(
+        errors=records["errors"],
+        findings=records["findings"],
+        checks=records["checks"],
+        rules=records["rules"],
+        sources=tuple(str(folder / name) for name in sources),
     )
+    _check_references(rulebook)
+    return rulebook
+
+
+_SECTIONS: Mapping[str, type[Any]] = {
+    "errors": ErrorSpec,
+    "findings": FindingSpec,
+    "checks": CheckSpec,
+    "rules": RuleSpec,
+}
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+# What a record field holds in the snapshot's JSON, by the field's annotation, and the value the
+# record takes (JSON has lists where the records have tuples).
+_JSON_FIELDS: Mapping[str, tuple[Any, Any]] = {
+    "str": (lambda v: isinstance(v, str), lambda v: v),
+    "str | None": (lambda v: v is None or isinstance(v, str), lambda v: v),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), lambda v: v),
+    "bool": (lambda v: isinstance(v, bool), lambda v: v),
+    "Mapping[str, Any]": (lambda v: isinstance(v, dict), lambda v: v),
+    "tuple[str, ...]": (_strings, tuple),
+    "tuple[tuple[str, ...], ...]": (
+        lambda v: isinstance(v, list) and all(_strings(item) for item in v),
+        lambda v: tuple(tuple(item) for item in v),
+    ),
+}
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError("a section that is not a list")
+    return value
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and Path(name).name == name
+
+
+def _record(kind: type[Any], entry: Any, folder: Path) -> Any:
+    """One record of `kind` from its JSON entry: the same fields, each of its annotated type."""
+    if not isinstance(entry, dict) or set(entry) != set(kind._fields):
+        raise ValueError(f"a {kind.__name__} with other fields")
+    values = {}
+    for name, annotation in kind.__annotations__.items():
+        # NamedTuple keeps a postponed annotation as a ForwardRef: its text is the key.
+        text = str(getattr(annotation, "__forward_arg__", annotation))
+        accepts, converted = _JSON_FIELDS[text]
+        if not accepts(entry[name]):
+            raise ValueError(f"{kind.__name__}.{name} of another type")
+        values[name] = converted(entry[name])
+    if not _plain_name(values["source"]):
+        raise ValueError("a source that is not a file name")
+    values["source"] = str(folder / values["source"])
+    return kind(**values)
+
+
+def _check_references(rulebook: RuleBook) -> None:
+    """What validation guarantees across records, so a snapshot cannot break a diagnosis."""
+    if UNRECOGNIZED not in rulebook.errors:
+        raise ValueError(f"no {UNRECOGNIZED!r} fallback")
+    for error in rulebook.errors.values():
+        if len(error.named_causes) != len(error.pattern_texts):
+            raise ValueError(f"error {error.code}: one list of named causes per pattern")
+        named = {code for names in error.named_causes for code in names}
+        if not set(error.checks) <= set(rulebook.checks) or not named <= set(rulebook.findings):
+            raise ValueError(f"error {error.code} names an undefined check or finding")
+    if not {rule.finding for rule in rulebook.rules.values()} <= set(rulebook.findings):
+        raise ValueError("a rule names an undefined finding")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,14 @@ SNAPSHOT = Path(__file__).with_name("builtin_yaml.json")
 RULEBOOK = Path(__file__).with_name("builtin_rulebook.json")
 # The modules whose code decides what a shipped ruleset file becomes in the rulebook.
 _CODE_DIR = Path(__file__).parent
-_VALIDATING_CODE = ("rulesets.py", "ruleset_schema.py", "facts.py", "regexsafety.py")
+_VALIDATING_CODE = (
+    "rulesets.py",
+    "ruleset_schema.py",
+    "facts.py",
+    "regexsafety.py",
+    "yamlio.py",  # what a shipped file parses to
+    "snapshot.py",  # the parsed snapshot of builtin_yaml.json, and this key
+)
 
 
 def key(path: Path) -> str:
@@ -59,16 +67,16 @@ def parsed(path: Path, text: str) -> Any | None:
 def rulebook_key(folder: Path) -> str | None:
     """One SHA-256 over the folder's ruleset files (names and texts) and the validating code;
     None when one cannot be read (then nothing is taken on trust)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})
-    code = [_CODE_DIR / name for name in _VALIDATING_CODE]
     whole = hashlib.sha256()
-    for path in [*files, *code]:
-        try:
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})
+        for path in [*files, *(_CODE_DIR / name for name in _VALIDATING_CODE)]:
             data = path.read_bytes()
-        except OSError:
-            return None
-        whole.update(f"{path.parent.name}/{path.name}\0".encode())
-        whole.update(hashlib.sha256(data).digest())
+            # os.fsencode: a file name need not be UTF-8.
+            whole.update(os.fsencode(f"{path.parent.name}/{path.name}") + b"\0")
+            whole.update(hashlib.sha256(data).digest())
+    except OSError:  # the validation reads the folder and names the problem
+        return None
     return whole.hexdigest()
 
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assistant import snapshot
 from assistant.resources import builtin_dir
-from assistant.rulesets import load_rulebook
+from assistant.rulesets import load_rulebook, rulebook_from_document
 from assistant.yamlio import load_ruleset_yaml
-from tests.conftest import RunCli
+from tests.conftest import EXAMPLES, RunCli
 
 SHIPPED = [builtin_dir("rulesets"), builtin_dir("playbooks")]
 
@@ -68,7 +73,10 @@ def test_the_rulebook_snapshot_is_current() -> None:
 
 
 def test_the_shipped_rulebook_comes_from_its_snapshot_equal_to_the_validated_files() -> None:
-    assert snapshot.validated_rulebook(builtin_dir("rulesets")) is not None
+    document = snapshot.validated_rulebook(builtin_dir("rulesets"))
+    assert document is not None
+    # Taken as it is, not replaced by the files (which would give the same rulebook).
+    assert rulebook_from_document(document, builtin_dir("rulesets")) == load_rulebook([])
     from_snapshot = load_rulebook([])
     validated = load_rulebook([], use_snapshot=False)
     assert from_snapshot == validated
@@ -122,3 +130,126 @@ def test_rules_validate_validates_the_files_not_the_snapshot(
     result = run_cli("rules", "validate")
     assert result.exit_code == 0, result.output
     assert f"{rules} rules" in result.output
+
+
+# ---- a snapshot that is keyed right but says something validation could not have said --------
+# (found by the review of this change: each was taken on trust and broke every diagnosis)
+
+
+def _keyed(tmp_path: Path, rulebook: object) -> Path:
+    """A rulebook snapshot under the right key (the shipped files and code as they are)."""
+    path = tmp_path / "builtin_rulebook.json"
+    key = snapshot.rulebook_key(builtin_dir("rulesets"))
+    path.write_text(json.dumps({"sha256": key, "rulebook": rulebook}), encoding="utf-8")
+    return path
+
+
+def _committed_book() -> dict[str, Any]:
+    book: dict[str, Any] = json.loads(snapshot.RULEBOOK.read_text(encoding="utf-8"))["rulebook"]
+    return book
+
+
+def _pattern_as_one_string(book: dict[str, Any]) -> None:
+    # tuple("text") would be one-character patterns: no message would match them.
+    first = next(e for e in book["errors"] if e["pattern_texts"])
+    first["pattern_texts"] = first["pattern_texts"][0]
+
+
+def _no_help_key(book: dict[str, Any]) -> None:
+    del book["findings"][0]["help"]
+
+
+def _rule_of_an_unknown_finding(book: dict[str, Any]) -> None:
+    book["rules"][0]["finding"] = "no_such_finding"
+
+
+def _error_twice(book: dict[str, Any]) -> None:
+    book["errors"].append(book["errors"][0])
+
+
+def _source_elsewhere(book: dict[str, Any]) -> None:
+    book["rules"][0]["source"] = "../elsewhere.yaml"
+
+
+def _empty(book: dict[str, Any]) -> None:
+    for section in ("errors", "findings", "checks", "rules", "sources"):
+        book[section] = []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _pattern_as_one_string,
+        _no_help_key,
+        _rule_of_an_unknown_finding,
+        _error_twice,
+        _source_elsewhere,
+        _empty,
+    ],
+    ids=lambda f: f.__name__.strip("_"),
+)
+def test_a_keyed_snapshot_validation_could_not_have_made_is_replaced_by_the_files(
+    damage: Callable[[dict[str, Any]], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _committed_book()
+    damage(book)
+    monkeypatch.setattr(snapshot, "RULEBOOK", _keyed(tmp_path, book))
+    assert load_rulebook([]) == load_rulebook([], use_snapshot=False)
+
+
+def test_with_an_empty_keyed_snapshot_diagnose_still_diagnoses(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _committed_book()
+    _empty(book)
+    monkeypatch.setattr(snapshot, "RULEBOOK", _keyed(tmp_path, book))
+    result = run_cli("diagnose", str(EXAMPLES / "sku_inactive.yaml"), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["error"]["code"] == "sku_inactive"
+
+
+def test_an_edited_yaml_reader_makes_the_rulebook_snapshot_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # assistant.yamlio decides what a shipped file parses to.
+    code = tmp_path / "assistant"
+    shutil.copytree(snapshot._CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(snapshot, "_CODE_DIR", code)
+    assert snapshot.validated_rulebook(builtin_dir("rulesets")) is not None
+    reader = code / "yamlio.py"
+    reader.write_text(reader.read_text(encoding="utf-8") + "\n# a stricter loader\n")
+    assert snapshot.validated_rulebook(builtin_dir("rulesets")) is None
+
+
+def test_every_module_the_validation_runs_that_shapes_a_valid_rulebook_is_in_the_key() -> None:
+    # The validation's own modules, from a fresh interpreter. The others only word the
+    # problems of an invalid file, and a snapshot exists only for valid ones.
+    probe = (
+        "import sys, assistant.ruleset_schema; "
+        "print(' '.join(m for m in sys.modules if m.startswith('assistant.')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.split()
+    wording_only = {"errors", "validation", "safetext", "resources"}
+    modules = {name.removeprefix("assistant.") for name in loaded} - wording_only
+    assert {f"{name}.py" for name in modules} <= set(snapshot._VALIDATING_CODE)
+
+
+def test_a_missing_shipped_rulesets_folder_is_named(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("assistant.resources._PACKAGE_DIR", tmp_path / "assistant")
+    result = run_cli("diagnose", str(EXAMPLES / "sku_inactive.yaml"), "--json")
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'rulesets'}: is not a directory" in result.stderr
+
+
+def test_a_shipped_file_name_that_is_not_utf8_leaves_the_rulebook_to_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(builtin_dir("rulesets"), tmp_path / "rulesets")
+    odd = Path(os.fsdecode(os.fsencode(tmp_path / "rulesets") + b"/extra\xe9.yaml"))
+    odd.write_text("findings: {}\n", encoding="utf-8")
+    monkeypatch.setattr("assistant.resources._PACKAGE_DIR", tmp_path / "assistant")
+    assert load_rulebook([]) == load_rulebook([], use_snapshot=False)
