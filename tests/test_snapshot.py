@@ -85,15 +85,18 @@ def test_the_shipped_rulebook_comes_from_its_snapshot_equal_to_the_validated_fil
     assert from_snapshot.sources == validated.sources
 
 
-def test_an_edited_validator_makes_the_rulebook_snapshot_stale(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+# Each module whose code decides what a shipped ruleset file becomes; yamlio decides what it
+# parses to.
+@pytest.mark.parametrize("module", ["ruleset_schema.py", "yamlio.py", "facts.py"])
+def test_an_edited_validating_module_makes_the_rulebook_snapshot_stale(
+    module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code = tmp_path / "assistant"
     shutil.copytree(snapshot._CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(snapshot, "_CODE_DIR", code)
     assert snapshot.validated_rulebook(builtin_dir("rulesets")) is not None
-    schema = code / "ruleset_schema.py"
-    schema.write_text(schema.read_text(encoding="utf-8") + "\n# a new check\n", encoding="utf-8")
+    edited = code / module
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# a new check\n", encoding="utf-8")
     assert snapshot.validated_rulebook(builtin_dir("rulesets")) is None
 
 
@@ -206,19 +209,6 @@ def test_with_an_empty_keyed_snapshot_diagnose_still_diagnoses(
     result = run_cli("diagnose", str(EXAMPLES / "sku_inactive.yaml"), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["error"]["code"] == "sku_inactive"
-
-
-def test_an_edited_yaml_reader_makes_the_rulebook_snapshot_stale(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # assistant.yamlio decides what a shipped file parses to.
-    code = tmp_path / "assistant"
-    shutil.copytree(snapshot._CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(snapshot, "_CODE_DIR", code)
-    assert snapshot.validated_rulebook(builtin_dir("rulesets")) is not None
-    reader = code / "yamlio.py"
-    reader.write_text(reader.read_text(encoding="utf-8") + "\n# a stricter loader\n")
-    assert snapshot.validated_rulebook(builtin_dir("rulesets")) is None
 
 
 def test_every_module_the_validation_runs_that_shapes_a_valid_rulebook_is_in_the_key() -> None:
