@@ -402,7 +402,7 @@ class Guide:
         playbook = self.playbooks.get(entry.playbook)
         if playbook is None:
             # A finding of a user's ruleset may name a playbook nobody wrote yet.
-            entry.status, entry.outcome = "done", NO_PLAYBOOK
+            entry.status, entry.outcome = "skipped", NO_PLAYBOOK
             self.view.result(
                 None,
                 f"{entry.finding}: no playbook named {entry.playbook!r} "

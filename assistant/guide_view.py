@@ -42,7 +42,13 @@ _KIND_LABEL = {
     "verify": "verify",
     "escalate": "escalate",
 }
-_STATUS_STYLE = {"done": "green", "ruled_out": "dim", "active": "yellow", "pending": "white"}
+_STATUS_STYLE = {
+    "done": "green",
+    "ruled_out": "dim",
+    "skipped": "red",
+    "active": "yellow",
+    "pending": "white",
+}
 
 
 def _plain(text: str) -> str:
@@ -103,7 +109,9 @@ class TerminalView:
             return f"{entry.playbook}{sku}"
 
         done = [
-            f"{name(e)}: {e.outcome}" for e in session.plan if e.status in ("done", "ruled_out")
+            f"{name(e)}: {e.outcome}"
+            for e in session.plan
+            if e.status in ("done", "ruled_out", "skipped")
         ]
         # A resumed playbook: the steps answered before the interruption.
         done += [

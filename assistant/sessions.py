@@ -38,7 +38,8 @@ STATE_DIR_VARIABLE = "ORDER_ASSISTANT_STATE_DIR"
 _SESSION_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
 
 SessionStatus = Literal["running", "interrupted", "needs_input", "paused", "done"]
-PlanStatus = Literal["pending", "active", "done", "ruled_out"]
+# skipped: nothing was walked (no playbook of that name), so nothing is "done" for it.
+PlanStatus = Literal["pending", "active", "done", "ruled_out", "skipped"]
 
 
 class SessionError(AssistantError):

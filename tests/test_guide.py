@@ -226,7 +226,12 @@ def test_a_finding_without_a_playbook_is_named_not_a_crash(run_cli: RunCli, stat
     result = run_cli("guide", str(custom / "order.json"), "--rules-dir", str(custom))
     assert result.exit_code == 3, result.stderr  # nothing could settle the cause
     assert "no playbook named 'register-carrier'" in result.stderr
-    assert only_session(state)["plan"][0]["outcome"] == "no playbook"  # type: ignore[index]
+    entry = only_session(state)["plan"][0]  # type: ignore[index]
+    assert (entry["status"], entry["outcome"]) == ("skipped", "no playbook")
+    # Nothing was walked for it: the table must not call it done.
+    table = result.stderr.split("Where this order stands")[1]
+    assert "skipped: no playbook" in table
+    assert "done" not in table
 
 
 def test_a_users_playbook_folder_replaces_a_shipped_playbook(
