@@ -59,6 +59,17 @@ def build_store() -> Store:
     return store
 
 
+def write_export(folder: Path, *orders: tuple[str, str, str]) -> Path:
+    """`orders.csv` of one-item orders (order id, message, SKU): quantity 1, a Brazilian postal
+    code, Amazon's affiliate."""
+    rows = [
+        f"{order_id},{message},{sku_id},1,01310-100,BRA,MZN" for order_id, message, sku_id in orders
+    ]
+    export = folder / "orders.csv"
+    export.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return export
+
+
 def backlog_rows() -> tuple[list[str], dict[str, list[str]]]:
     """ORDERS one-item orders cycling over the SKUs, then two two-item orders: one whose two
     causes are both API fixes, one with a cause that stays manual. Returns the CSV lines and
@@ -323,11 +334,8 @@ def test_a_plan_for_another_account_is_refused(plan_file: Path, tmp_path: Path) 
 
 
 def test_every_order_clear_exits_0(tmp_path: Path) -> None:
-    export = tmp_path / "orders.csv"
-    export.write_text(
-        f"{HEADER}\n702-1,Inactive SKU,1001,1,01310-100,BRA,MZN\n"
-        "702-2,SKU without trade policy,2003,1,01310-100,BRA,MZN\n",
-        encoding="utf-8",
+    export = write_export(
+        tmp_path, ("702-1", "Inactive SKU", "1001"), ("702-2", "SKU without trade policy", "2003")
     )
     plan = tmp_path / "plan.json"
     with build_store().serve() as server:
@@ -416,11 +424,8 @@ def test_one_confirmation_in_a_terminal_covers_the_whole_plan(
 
 
 def test_nothing_is_planned_from_a_cause_a_check_could_not_confirm(tmp_path: Path) -> None:
-    export = tmp_path / "orders.csv"
-    export.write_text(
-        f"{HEADER}\n702-1,Inactive SKU,1001,1,01310-100,BRA,MZN\n"
-        "702-2,Inactive SKU,1002,1,01310-100,BRA,MZN\n",
-        encoding="utf-8",
+    export = write_export(
+        tmp_path, ("702-1", "Inactive SKU", "1001"), ("702-2", "Inactive SKU", "1002")
     )
     plan_path = tmp_path / "plan.json"
     with build_store().serve() as server:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import Result
 
 from assistant.playbook import load_playbooks
 from assistant.sessions import SessionStore
@@ -36,6 +37,11 @@ def write_answers(folder: Path, answers: dict[str, str]) -> Path:
     path = folder / "answers.yaml"
     path.write_text(yaml.safe_dump(answers))
     return path
+
+
+def guide_scripted(run_cli: RunCli, example: str, answers: Path) -> Result:
+    """`guide EXAMPLE --answers FILE --yes`: a walk with every answer given ahead of time."""
+    return run_cli("guide", str(EXAMPLES / example), "--answers", str(answers), "--yes")
 
 
 def only_session(state: Path) -> dict[str, object]:
@@ -89,13 +95,7 @@ def test_the_operators_answers_rule_causes_out(
         **walk_answers(PLAYBOOKS["reindex-product"], checks="yes"),
         **walk_answers(PLAYBOOKS["link-trade-policy"]),
     }
-    result = run_cli(
-        "guide",
-        str(EXAMPLES / "sku_out_of_stock.json"),
-        "--answers",
-        str(write_answers(tmp_path, answers)),
-        "--yes",
-    )
+    result = guide_scripted(run_cli, "sku_out_of_stock.json", write_answers(tmp_path, answers))
     assert result.exit_code == 0, result.stderr
     session = only_session(state)
     plan = {entry["playbook"]: entry for entry in session["plan"]}  # type: ignore[attr-defined]
@@ -389,13 +389,7 @@ def test_the_diagnosis_answers_which_amazon_case_this_is(
         if k != "contact-amazon.what-was-found"
     }
     answers.update(walk_answers(PLAYBOOKS["cancel-order"]))
-    result = run_cli(
-        "guide",
-        str(EXAMPLES / "sku_not_in_store.json"),
-        "--answers",
-        str(write_answers(tmp_path, answers)),
-        "--yes",
-    )
+    result = guide_scripted(run_cli, "sku_not_in_store.json", write_answers(tmp_path, answers))
     assert "from the diagnosis: A reference code, EAN or seller SKU" in result.stderr
     session = only_session(state)
     assert session["answers"]["contact-amazon.what-was-found@CAM-AZ-42"] == "id_mismatch"  # type: ignore[index]

@@ -34,6 +34,7 @@ from assistant.sessions import Session, SessionStore
 from assistant.vtex.redaction import Redactor
 from tests.conftest import EXAMPLES, RunCli
 from tests.guide_answers import walk_answers
+from tests.test_online import order
 from tests.vtex_server import VtexServer, env_for
 from tests.vtex_store import TRADE_POLICY, healthy_store
 
@@ -82,20 +83,7 @@ def hostile_trade_policy(server: VtexServer) -> None:
     server.set_scenario(scenario)
 
 
-ORDER_ARGS = (
-    "--order-id",
-    "702-8214511-0034561",
-    "-m",
-    "SKU without trade policy",
-    "--sku",
-    "1070",
-    "--affiliate-id",
-    "MZN",
-    "--postal-code",
-    "01310-100",
-    "--country",
-    "BRA",
-)
+ORDER_ARGS = order("SKU without trade policy")  # SKU 1070, affiliate MZN, a Brazilian postal code
 
 
 # ---- 1. control characters and markup from data -------------------------------------------

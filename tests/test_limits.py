@@ -113,6 +113,15 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
 # ---- item 5: one deadline per run --------------------------------------------------------------
 
 
+def _simulation_and_the_rest(
+    document: dict[str, Any],
+) -> tuple[str, str, dict[str, tuple[str, str]]]:
+    """The simulation check's outcome and detail, and every other check's by name."""
+    outcomes = {c["name"]: (c["outcome"], c["detail"]) for c in document["checks"]}
+    outcome, detail = outcomes.pop("fulfillment_simulation")
+    return outcome, detail, outcomes
+
+
 def test_a_server_that_never_answers_ends_the_run_at_the_deadline(run: Run) -> None:
     # The simulation, the last lookup of an out-of-stock diagnosis, never comes.
     routes = {SIMULATION: {"delay": 30.0, "body": {}}}
@@ -120,8 +129,7 @@ def test_a_server_that_never_answers_ends_the_run_at_the_deadline(run: Run) -> N
     result = run("diagnose", *args, "--timeout", "0.5", "--json", routes=routes)
     assert result.exit_code == 3
     document = json.loads(result.stdout)
-    outcomes = {c["name"]: (c["outcome"], c["detail"]) for c in document["checks"]}
-    outcome, detail = outcomes.pop("fulfillment_simulation")
+    outcome, detail, outcomes = _simulation_and_the_rest(document)
     assert outcome == "error"
     assert "deadline of 0.5 s reached" in detail
     # What was checked before the deadline is reported as checked.
@@ -293,9 +301,7 @@ def test_a_body_over_the_cap_is_an_error_check_and_the_rest_is_kept(run: Run) ->
     args = order_args(message=OUT_OF_STOCK)
     result = run("diagnose", *args, "--online", "--json", routes=routes)
     assert result.exit_code == 3
-    document = json.loads(result.stdout)
-    outcomes = {c["name"]: (c["outcome"], c["detail"]) for c in document["checks"]}
-    outcome, detail = outcomes.pop("fulfillment_simulation")
+    outcome, detail, outcomes = _simulation_and_the_rest(json.loads(result.stdout))
     assert outcome == "error"
     assert "answered 200 with a body larger than 4 MB; not read" in detail
     assert {outcome for outcome, _ in outcomes.values()} == {"pass"}  # the rest is kept
